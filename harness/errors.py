@@ -1,0 +1,42 @@
+"""The harness's error tree: one root, a few meaningful children.
+
+Messages say what failed, where, and how to fix it. Only the CLI turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+
+class SpecError(HarnessError):
+    """An experiment, load profile or SLO file is invalid (exit code 2)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class UnsupportedError(HarnessError):
+    """A valid file asks for a capability this version does not provide yet (exit code 2)."""
+
+
+class PlanError(HarnessError):
+    """The experiment cannot be planned (e.g. faults do not fit the fault phase)."""
+
+
+class PlatformError(HarnessError):
+    """The target platform could not be started, reached or stopped (exit code 5)."""
+
+
+class LoadError(HarnessError):
+    """The load generator failed to start or died (exit code 5)."""
+
+
+class FaultError(HarnessError):
+    """A fault could not be injected or reverted."""
+
+
+class EvidenceError(HarnessError):
+    """Prometheus could not be queried or answered something unusable."""

@@ -1,0 +1,1 @@
+"""The experiment file format (`harness/v1`): units, typed models, loading and validation."""

@@ -1,0 +1,150 @@
+"""Checks across fields and files that a schema alone cannot express."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.spec.faults import ChaosToolkit, ProcessFault
+from harness.spec.models import (
+    Experiment,
+    ExpectAlert,
+    ExpectRecovers,
+    ExpectReplicasReady,
+    InlineSLO,
+)
+from harness.spec.source import Document, Loc, Problem
+from harness.spec.units import format_duration
+
+if TYPE_CHECKING:
+    from harness.spec.loader import LoadedProfile
+
+PLATFORM_FAULTS: dict[str, frozenset[str]] = {
+    "local": frozenset({"pod-kill", "latency", "http-error", "blackhole", "process-pause", "cpu-stress",
+                        "chaostoolkit", "http", "process"}),
+    "kubernetes": frozenset({"pod-kill", "chaostoolkit", "http", "process"}),
+    "external": frozenset({"chaostoolkit", "http", "process"}),
+}
+
+
+def check_experiment(
+    doc: Document,
+    experiment: Experiment,
+    slos: Sequence[InlineSLO],
+    alert_rules: Sequence[Path],
+    profile: LoadedProfile | None,
+) -> list[Problem]:
+    def problem(loc: Loc, message: str) -> Problem:
+        return Problem(doc.path, loc, message, doc.line_of(loc))
+
+    found: list[Problem] = []
+    for loc, message in (*_check_names(experiment, slos), *_check_references(experiment, slos),
+                         *_check_platform(experiment, alert_rules), *_check_faults(experiment),
+                         *_check_load(experiment, profile)):
+        found.append(problem(loc, message))
+    return found
+
+
+Finding = tuple[Loc, str]
+
+
+def _check_names(experiment: Experiment, slos: Sequence[InlineSLO]) -> Iterator[Finding]:
+    for name, times in Counter(slo.name for slo in slos).items():
+        if times > 1:
+            yield ("slos",), f"SLO name {name!r} is defined {times} times (inline or imported): names must be unique"
+    fault_names = Counter(fault.name for fault in experiment.faults)
+    for index, fault in enumerate(experiment.faults):
+        if fault_names[fault.name] > 1:
+            yield ("faults", index, "name"), f"fault name {fault.name!r} is used more than once"
+    hypothesis_slos = Counter(h.slo for h in experiment.hypothesis)
+    for index, hypothesis in enumerate(experiment.hypothesis):
+        if hypothesis_slos[hypothesis.slo] > 1:
+            yield ("hypothesis", index, "slo"), f"SLO {hypothesis.slo!r} appears twice in the hypothesis: merge them"
+
+
+def _check_references(experiment: Experiment, slos: Sequence[InlineSLO]) -> Iterator[Finding]:
+    known = {slo.name for slo in slos}
+    hint = f"known SLOs: {', '.join(sorted(known)) or 'none'}"
+    for index, hypothesis in enumerate(experiment.hypothesis):
+        if hypothesis.slo not in known:
+            yield ("hypothesis", index, "slo"), f"no SLO named {hypothesis.slo!r} ({hint})"
+        for phase in hypothesis.judged_phases:
+            if experiment.phases.length(phase) <= 0:
+                yield ("hypothesis", index, "phases"), f"phase {phase!r} is 0s long and cannot be judged"
+    if experiment.abort and experiment.abort.slo and experiment.abort.slo not in known:
+        yield ("abort", "slo"), f"no SLO named {experiment.abort.slo!r} ({hint})"
+    for index, expectation in enumerate(experiment.expect):
+        if isinstance(expectation, ExpectRecovers) and expectation.recovers not in known:
+            yield ("expect", index, "recovers"), f"no SLO named {expectation.recovers!r} ({hint})"
+
+
+def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iterator[Finding]:
+    platform = experiment.target.platform
+    if platform != "local" and experiment.prometheus is None:
+        yield ("prometheus",), f"platform {platform!r} needs 'prometheus.url' (only 'local' runs its own)"
+    if platform == "local":
+        replicas = experiment.target.local_or_default.replicas
+        for index, rule in enumerate(alert_rules):
+            if not rule.is_file():
+                yield ("target", "local", "alert_rules", index), f"rules file {rule} not found"
+        for index, expectation in enumerate(experiment.expect):
+            if isinstance(expectation, ExpectReplicasReady) and expectation.replicas_ready > replicas:
+                yield (("expect", index, "replicas_ready"),
+                       f"expects {expectation.replicas_ready} ready replicas but the target has {replicas}")
+            if isinstance(expectation, ExpectAlert) and not alert_rules:
+                yield (("expect", index, "alert"),
+                       "the local Prometheus has no alerting rules: name your rules file in target.local.alert_rules")
+    for index, expectation in enumerate(experiment.expect):
+        if isinstance(expectation, ExpectReplicasReady) and platform == "external":
+            yield ("expect", index), "replicas_ready needs platform local or kubernetes"
+    for index, fault in enumerate(experiment.faults):
+        if fault.type not in PLATFORM_FAULTS[platform]:
+            allowed = ", ".join(sorted(PLATFORM_FAULTS[platform]))
+            yield ("faults", index, "type"), f"{fault.type!r} faults need another platform; {platform!r} has: {allowed}"
+
+
+def _check_faults(experiment: Experiment) -> Iterator[Finding]:
+    phase = experiment.phases.fault
+    if experiment.faults and phase <= 0:
+        yield ("phases", "fault"), "faults are scheduled but the fault phase is 0s long"
+    for index, fault in enumerate(experiment.faults):
+        end = fault.at + fault.length
+        if fault.at >= phase > 0 or end > phase:
+            yield (("faults", index, "at"),
+                   f"runs from {format_duration(fault.at)} to {format_duration(end)} of the fault phase, which "
+                   f"lasts {format_duration(phase)}: move it earlier, shorten it or lengthen phases.fault")
+        if isinstance(fault, ChaosToolkit):
+            yield from _check_activity(index, "action", fault.action)
+            if fault.rollback is not None:
+                yield from _check_activity(index, "rollback", fault.rollback)
+        if isinstance(fault, ProcessFault):
+            for key in ("start", "stop"):
+                program = getattr(fault, key)[0]
+                if "/" not in program and shutil.which(program) is None:
+                    yield ("faults", index, key, 0), f"program {program!r} not found on PATH"
+
+
+def _check_activity(index: int, key: str, activity: dict[str, object]) -> Iterator[Finding]:
+    from chaoslib.activity import ensure_activity_is_valid  # type: ignore[import-untyped]
+    from chaoslib.exceptions import InvalidActivity  # type: ignore[import-untyped]
+
+    try:
+        ensure_activity_is_valid(activity)
+    except InvalidActivity as err:
+        yield ("faults", index, key), f"not a valid Chaos Toolkit activity: {err}"
+    except Exception as err:  # a provider module that fails on import is the user's to fix, not a crash
+        yield ("faults", index, key), f"cannot check the Chaos Toolkit activity: {type(err).__name__}: {err}"
+
+
+def _check_load(experiment: Experiment, profile: LoadedProfile | None) -> Iterator[Finding]:
+    if profile is None:
+        return
+    host = experiment.load.host or profile.profile.host
+    if experiment.target.platform != "local" and host is None:
+        yield ("load", "host"), "no host to load: set load.host here or host in the load profile"
+    locustfile = profile.locustfile
+    if locustfile is not None and not locustfile.is_file():
+        yield ("load", "profile"), f"the load profile's locustfile {locustfile} does not exist"

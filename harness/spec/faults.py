@@ -1,0 +1,188 @@
+"""Fault entries of an experiment, told apart by `type`.
+
+Every fault that persists has a `duration`; the harness reverts it when the duration ends and on
+every other path (failure, abort, Ctrl-C, SIGTERM).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from harness.spec.types import Duration, Model, Percent, PositiveDuration
+
+
+class FaultBase(Model):
+    name: str = Field(min_length=1)
+    at: Duration = 0.0
+    selector: dict[str, str] | None = None
+    """Label selector; without it a fault applies to all replicas of the target."""
+
+    @property
+    def persists(self) -> bool:
+        return True
+
+    @property
+    def length(self) -> float:
+        return float(getattr(self, "duration", None) or 0.0)
+
+
+class PodKill(FaultBase):
+    type: Literal["pod-kill"]
+    count: int | str | None = None
+    percent: Percent | None = None
+    duration: Duration | None = None
+    """Optional: how long the fault's window lasts for judging and verification (the kill is instant)."""
+
+    @field_validator("count")
+    @classmethod
+    def _count_or_percent_text(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.endswith("%"):
+                raise ValueError(f"expected a number of replicas like 1 or a percentage like 34%, got {value!r}")
+            Decimal(text.removesuffix("%"))
+            return text
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must kill at least 1 replica")
+        return value
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> PodKill:
+        if self.count is not None and self.percent is not None:
+            raise ValueError("give either 'count' or 'percent', not both")
+        return self
+
+    @property
+    def persists(self) -> bool:
+        return False
+
+    def victims(self, available: int) -> int:
+        """How many of `available` replicas to kill (a percentage rounds up, at least 1)."""
+        share: Decimal | None = self.percent
+        if isinstance(self.count, str):
+            share = Decimal(self.count.removesuffix("%"))
+        if share is not None:
+            wanted = -(-Decimal(available) * share // Decimal(100))
+            return min(available, max(1, int(wanted)))
+        return min(available, self.count if isinstance(self.count, int) else 1)
+
+
+class Latency(FaultBase):
+    type: Literal["latency"]
+    duration: PositiveDuration
+    delay: PositiveDuration
+    jitter: Duration = 0.0
+
+
+class HttpError(FaultBase):
+    type: Literal["http-error"]
+    duration: PositiveDuration
+    rate: Percent
+    status: int = Field(default=503, ge=400, le=599)
+
+
+class Blackhole(FaultBase):
+    type: Literal["blackhole"]
+    duration: PositiveDuration
+
+
+class ProcessPause(FaultBase):
+    type: Literal["process-pause"]
+    duration: PositiveDuration
+    count: int | None = Field(default=None, ge=1)
+
+
+class CpuStress(FaultBase):
+    type: Literal["cpu-stress"]
+    duration: PositiveDuration
+    workers: int = Field(default=1, ge=1, le=64)
+    load: Percent = Decimal("100")
+
+
+class ChaosToolkit(FaultBase):
+    type: Literal["chaostoolkit"]
+    duration: Duration | None = None
+    action: dict[str, Any]
+    rollback: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _duration_with_rollback(self) -> ChaosToolkit:
+        if self.rollback is not None and self.duration is None:
+            raise ValueError("a fault with a rollback persists: give it a 'duration' (when the rollback runs)")
+        return self
+
+    @property
+    def persists(self) -> bool:
+        return self.rollback is not None
+
+
+class HttpCall(Model):
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    timeout: PositiveDuration = 10.0
+    expect_status: tuple[int, ...] = (200, 201, 202, 204)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+
+class HttpFault(FaultBase):
+    type: Literal["http"]
+    duration: PositiveDuration
+    start: HttpCall
+    stop: HttpCall
+
+
+class ProcessFault(FaultBase):
+    type: Literal["process"]
+    duration: PositiveDuration
+    start: tuple[str, ...] = Field(min_length=1)
+    stop: tuple[str, ...] = Field(min_length=1)
+    timeout: PositiveDuration = 30.0
+
+
+FAULT_TYPES: dict[str, type[FaultBase]] = {
+    "pod-kill": PodKill,
+    "latency": Latency,
+    "http-error": HttpError,
+    "blackhole": Blackhole,
+    "process-pause": ProcessPause,
+    "cpu-stress": CpuStress,
+    "chaostoolkit": ChaosToolkit,
+    "http": HttpFault,
+    "process": ProcessFault,
+}
+
+
+def _fault_type(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        return kind if isinstance(kind, str) and kind in FAULT_TYPES else None
+    return None
+
+
+Fault = Annotated[
+    Annotated[PodKill, Tag("pod-kill")]
+    | Annotated[Latency, Tag("latency")]
+    | Annotated[HttpError, Tag("http-error")]
+    | Annotated[Blackhole, Tag("blackhole")]
+    | Annotated[ProcessPause, Tag("process-pause")]
+    | Annotated[CpuStress, Tag("cpu-stress")]
+    | Annotated[ChaosToolkit, Tag("chaostoolkit")]
+    | Annotated[HttpFault, Tag("http")]
+    | Annotated[ProcessFault, Tag("process")],
+    Discriminator(
+        _fault_type,
+        custom_error_type="fault_type",
+        custom_error_message="'type' must be one of: " + ", ".join(FAULT_TYPES),
+    ),
+]

@@ -1,0 +1,187 @@
+"""Load → validate → resolve: an experiment file becomes a LoadedExperiment, or every problem at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import SpecError
+from harness.spec.checks import check_experiment
+from harness.spec.models import Experiment, ImportSLO, InlineSLO
+from harness.spec.profile import LoadProfile
+from harness.spec.source import Document, DocumentError, Loc, Problem, read_document, substitute_env
+
+M = TypeVar("M", bound=BaseModel)
+
+BUNDLED_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout (or installed tree) that holds the bundled `experiments/` and `loadprofiles/`."""
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    path: Path
+    profile: LoadProfile
+
+    @property
+    def locustfile(self) -> Path | None:
+        if self.profile.locustfile is None:
+            return None
+        return (self.path.parent / self.profile.locustfile).resolve()
+
+
+@dataclass(frozen=True)
+class LoadedExperiment:
+    """A valid experiment with every reference resolved (SLO imports, load profile, rule files)."""
+
+    path: Path
+    experiment: Experiment
+    slos: tuple[InlineSLO, ...]
+    slo_sources: Mapping[str, str]
+    load: LoadedProfile
+    alert_rules: tuple[Path, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.experiment.metadata.name
+
+    def slo(self, name: str) -> InlineSLO:
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        raise KeyError(name)
+
+
+def _problems_from_validation(doc: Document, err: ValidationError, known: list[Problem]) -> list[Problem]:
+    items = err.errors(include_url=False)
+    locs = [_data_loc(doc.data, tuple(item["loc"])) for item in items]
+    taken = {problem.loc for problem in known}
+    problems = []
+    for item, loc in zip(items, locs, strict=True):
+        nested = any(other != loc and other[: len(loc)] == loc for other in locs)
+        if loc in taken or (item["type"] == "too_short" and nested):
+            continue  # already explained (a missing variable, or the item that failed inside the list)
+        if item["type"] == "fault_type":
+            loc = (*loc, "type")
+        message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling: unknown fields are errors)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        problems.append(Problem(doc.path, loc, message, doc.line_of(loc)))
+    return problems
+
+
+def _data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
+    """Drop the union tags pydantic puts into an error's location, keeping the file's own keys."""
+    kept: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            kept.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            if index < len(loc) - 1 and not isinstance(node[part], dict | list):
+                continue  # a union tag spelled like the key it is told apart by (`recovers: slo`)
+            kept.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and index == len(loc) - 1:
+            kept.append(part)  # a missing field: name it
+        elif isinstance(part, str) and not isinstance(node, dict | list):
+            break
+    return tuple(kept)
+
+
+def parse_model(doc: Document, model: type[M], environ: Mapping[str, str] | None = None) -> M:
+    """Substitute environment variables and validate; SpecError with every problem otherwise."""
+    data, problems = substitute_env(doc, environ)
+    if not isinstance(data, dict):
+        problems.append(Problem(doc.path, (), "expected a mapping of fields at the top level", 1))
+        raise SpecError([p.render() for p in problems])
+    try:
+        result = model.model_validate(data)
+    except ValidationError as err:
+        problems.extend(_problems_from_validation(Document(doc.path, data, doc.lines), err, problems))
+        raise SpecError([p.render() for p in problems]) from None
+    if problems:
+        raise SpecError([p.render() for p in problems])
+    return result
+
+
+def read(path: Path) -> Document:
+    try:
+        return read_document(path)
+    except DocumentError as err:
+        raise SpecError([err.problem.render()]) from None
+
+
+def load_profile(path: Path, environ: Mapping[str, str] | None = None) -> LoadedProfile:
+    doc = read(path)
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if kind != "LoadProfile":
+        raise SpecError([Problem(path, ("kind",), f"expected kind LoadProfile, got {kind!r}",
+                                 doc.line_of(("kind",))).render()])
+    return LoadedProfile(path.resolve(), parse_model(doc, LoadProfile, environ))
+
+
+def find_profile(reference: str, experiment_path: Path) -> Path | None:
+    """A profile named in `load.profile`: a path relative to the file, or a name in a loadprofiles/ folder."""
+    base = experiment_path.parent
+    if "/" in reference or reference.endswith((".yaml", ".yml", ".json")):
+        candidate = (base / reference).resolve()
+        return candidate if candidate.is_file() else None
+    for folder in (base / "loadprofiles", base.parent / "loadprofiles", Path.cwd() / "loadprofiles",
+                   BUNDLED_ROOT / "loadprofiles"):
+        for suffix in (".yaml", ".yml", ".json"):
+            candidate = folder / f"{reference}{suffix}"
+            if candidate.is_file():
+                return candidate.resolve()
+    return None
+
+
+def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> LoadedExperiment:
+    """Read, validate and resolve an experiment. Raises SpecError listing every problem found."""
+    from harness.spec.imports import import_slos
+
+    doc = read(path)
+    experiment = parse_model(doc, Experiment, environ)
+    problems: list[str] = []
+    slos: list[InlineSLO] = []
+    sources: dict[str, str] = {}
+    for index, entry in enumerate(experiment.slos):
+        if isinstance(entry, ImportSLO):
+            target = (path.parent / entry.import_).resolve()
+            try:
+                imported = import_slos(target, environ)
+            except SpecError as err:
+                line = doc.line_of(("slos", index, "import"))
+                problems.append(Problem(path, ("slos", index, "import"), f"cannot import {entry.import_}:", line)
+                                .render())
+                problems.extend(f"  {p}" for p in err.problems)
+                continue
+            slos.extend(imported)
+            sources.update({slo.name: str(target) for slo in imported})
+        else:
+            slos.append(entry)
+            sources[entry.name] = "inline"
+    loaded_profile: LoadedProfile | None = None
+    profile_path = find_profile(experiment.load.profile, path)
+    if profile_path is None:
+        loc: Loc = ("load", "profile")
+        problems.append(Problem(path, loc, f"no load profile {experiment.load.profile!r} (looked for a file of that "
+                                "name in loadprofiles/ beside and above the experiment, or give a path)",
+                                doc.line_of(loc)).render())
+    else:
+        try:
+            loaded_profile = load_profile(profile_path, environ)
+        except SpecError as err:
+            problems.extend(err.problems)
+    rules = tuple((path.parent / rule).resolve() for rule in experiment.target.local_or_default.alert_rules)
+    problems.extend(p.render() for p in check_experiment(doc, experiment, tuple(slos), rules, loaded_profile))
+    if problems or loaded_profile is None:
+        raise SpecError(problems)
+    return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules)

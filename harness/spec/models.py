@@ -1,0 +1,264 @@
+"""The typed, frozen model of an Experiment file (`harness/v1`).
+
+The file format is the user contract (shared spec `experiment-v1.md`); everything here accepts it
+exactly. Additions are optional fields, each documented in the README.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from harness.spec.faults import Fault
+from harness.spec.types import Duration, Model, Name, Percent, PositiveDuration
+
+PhaseName = Literal["warmup", "baseline", "fault", "recovery"]
+PHASE_ORDER: tuple[PhaseName, ...] = ("warmup", "baseline", "fault", "recovery")
+
+
+class Metadata(Model):
+    name: Name
+    description: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LocalTarget(Model):
+    replicas: int = Field(default=3, ge=1, le=10)
+    restart_delay: Duration = 1.0
+    """How long the supervisor waits before restarting a killed replica (its start-up delay)."""
+    alert_rules: tuple[str, ...] = ()
+    """Prometheus alerting rule files loaded into the private Prometheus (paths relative to the file)."""
+
+
+class KubernetesTarget(Model):
+    namespace: str = "default"
+    context: str | None = None
+
+
+class ExternalTarget(Model):
+    pass
+
+
+class Target(Model):
+    platform: Literal["local", "kubernetes", "external"] = "local"
+    local: LocalTarget | None = None
+    kubernetes: KubernetesTarget | None = None
+    external: ExternalTarget | None = None
+
+    @model_validator(mode="after")
+    def _one_block_for_the_platform(self) -> Target:
+        for other in ("local", "kubernetes", "external"):
+            if other != self.platform and getattr(self, other) is not None:
+                raise ValueError(f"has a '{other}' block but platform is '{self.platform}': remove one")
+        return self
+
+    @property
+    def local_or_default(self) -> LocalTarget:
+        return self.local or LocalTarget()
+
+
+class PrometheusConfig(Model):
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: PositiveDuration = 10.0
+    scrape_interval: PositiveDuration = 15.0
+    """The scrape interval of the targets behind the SLIs: how long to wait for the last scrape."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+class RatioSLI(Model):
+    good: str | None = None
+    bad: str | None = None
+    total: str
+
+    @model_validator(mode="after")
+    def _good_or_bad(self) -> RatioSLI:
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("give exactly one of 'good' or 'bad' beside 'total'")
+        return self
+
+
+class LatencySLI(Model):
+    histogram: str
+    selector: str = ""
+    threshold: PositiveDuration
+
+    @field_validator("histogram")
+    @classmethod
+    def _family_name(cls, value: str) -> str:
+        for suffix in ("_bucket", "_count", "_sum"):
+            if value.endswith(suffix):
+                raise ValueError(f"name the histogram family without '{suffix}': {value.removesuffix(suffix)!r}")
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _braced(cls, value: str) -> str:
+        if value and not (value.startswith("{") and value.endswith("}")):
+            raise ValueError(f"expected a label selector in braces like '{{route=\"/api\"}}', got {value!r}")
+        return value
+
+
+class SLI(Model):
+    ratio: RatioSLI | None = None
+    latency: LatencySLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLI:
+        if (self.ratio is None) == (self.latency is None):
+            raise ValueError("give exactly one of 'ratio' or 'latency'")
+        return self
+
+
+class InlineSLO(Model):
+    name: Name
+    objective: Percent
+    period: PositiveDuration = 30 * 86400.0
+    description: str = ""
+    sli: SLI
+
+    @field_validator("objective")
+    @classmethod
+    def _percent_not_fraction(cls, value: Decimal) -> Decimal:
+        if value < 1:
+            raise ValueError(f"objectives are percents: did you mean {(value * 100).normalize():f}?")
+        if value >= 100:
+            raise ValueError("an objective of 100% leaves no error budget: use e.g. 99.9")
+        return value
+
+
+class ImportSLO(Model):
+    import_: str = Field(alias="import")
+
+
+def _slo_kind(value: Any) -> str:
+    if isinstance(value, dict) and "import" in value:
+        return "import"
+    return "inline"
+
+
+SLOEntry = Annotated[
+    Annotated[InlineSLO, Tag("inline")] | Annotated[ImportSLO, Tag("import")],
+    Discriminator(_slo_kind),
+]
+
+
+class LoadRef(Model):
+    profile: str
+    host: str | None = None
+
+
+class Phases(Model):
+    warmup: Duration = 10.0
+    baseline: Duration = 30.0
+    fault: Duration = 60.0
+    recovery: Duration = 30.0
+
+    def length(self, phase: PhaseName) -> float:
+        return float(getattr(self, phase))
+
+
+class Hypothesis(Model):
+    slo: str
+    phases: tuple[PhaseName, ...] | None = None
+    max_budget_consumed: Percent | None = None
+    max_burn_rate: float | None = Field(default=None, gt=0)
+    min_budget_remaining: Percent | None = None
+    """Refuse to start when less than this share of the SLO's budget is left over its period."""
+    period_events: int | None = Field(default=None, ge=1)
+    """The real number of events in one SLO period, for an event-normalised budget figure."""
+
+    @property
+    def judged_phases(self) -> tuple[PhaseName, ...]:
+        return self.phases if self.phases is not None else ("baseline", "fault", "recovery")
+
+    @field_validator("phases")
+    @classmethod
+    def _not_empty(cls, value: tuple[PhaseName, ...] | None) -> tuple[PhaseName, ...] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one phase, or leave 'phases' out to judge all but warmup")
+        return value
+
+
+class Abort(Model):
+    max_burn_rate: float = Field(gt=0)
+    slo: str | None = None
+    """The SLO whose burn is watched; default: every SLO of the hypothesis."""
+    window: PositiveDuration = 30.0
+    check_every: PositiveDuration = 2.0
+    consecutive: int = Field(default=2, ge=1)
+
+
+class ExpectRecovers(Model):
+    recovers: str
+    within: PositiveDuration
+    window: PositiveDuration = 10.0
+    """The trailing window over which the good ratio must be back at the objective."""
+
+
+class ExpectAlert(Model):
+    alert: str
+    within: PositiveDuration
+
+
+class ExpectReplicasReady(Model):
+    replicas_ready: int = Field(ge=0)
+    within: PositiveDuration
+
+
+def _expect_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        for kind in ("recovers", "alert", "replicas_ready"):
+            if kind in value:
+                return kind
+    return "unknown"
+
+
+Expectation = Annotated[
+    Annotated[ExpectRecovers, Tag("recovers")]
+    | Annotated[ExpectAlert, Tag("alert")]
+    | Annotated[ExpectReplicasReady, Tag("replicas_ready")],
+    Discriminator(
+        _expect_kind,
+        custom_error_type="expectation_kind",
+        custom_error_message="expected one of 'recovers', 'alert' or 'replicas_ready' with 'within'",
+    ),
+]
+
+
+class EvidencePolicy(Model):
+    """How much evidence a verdict needs (an addition to the spec; every field optional)."""
+
+    min_events: int = Field(default=100, ge=1)
+    confidence: Percent = Decimal("95")
+    counting: Literal["exact", "increase"] = "exact"
+    guard: Duration = 0.0
+    """Seconds left out of the judged window on each side of every phase boundary."""
+    min_achieved_rps_ratio: float = Field(default=0.8, ge=0, le=1)
+    client_server_tolerance: Percent = Decimal("2")
+    settle: Duration | None = None
+    """How long to wait after a phase for its last scrape; default 2 scrape intervals + 1 s."""
+
+
+class Experiment(Model):
+    api_version: Literal["harness/v1"] = Field(alias="apiVersion")
+    kind: Literal["Experiment"]
+    metadata: Metadata
+    target: Target = Field(default_factory=Target)
+    prometheus: PrometheusConfig | None = None
+    slos: tuple[SLOEntry, ...] = Field(min_length=1)
+    load: LoadRef
+    phases: Phases = Field(default_factory=Phases)
+    faults: tuple[Fault, ...] = ()
+    hypothesis: tuple[Hypothesis, ...] = Field(min_length=1)
+    abort: Abort | None = None
+    expect: tuple[Expectation, ...] = ()
+    evidence: EvidencePolicy = Field(default_factory=EvidencePolicy)

@@ -1,0 +1,75 @@
+"""The typed, frozen model of a LoadProfile file (`harness/v1`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.spec.models import Metadata
+from harness.spec.types import Duration, Model, PositiveDuration
+
+
+class RequestItem(Model):
+    name: str = Field(min_length=1)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    path: str
+    weight: int = Field(default=1, ge=1)
+    json_body: Any = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"expected a path starting with '/', got {value!r}")
+        return value
+
+
+class StageItem(Model):
+    duration: PositiveDuration
+    users: int = Field(ge=0)
+    spawn_rate: float = Field(gt=0)
+
+
+class Wait(Model):
+    min: Duration | None = None
+    max: Duration | None = None
+    throughput: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_model(self) -> Wait:
+        between = self.min is not None or self.max is not None
+        if between and self.throughput is not None:
+            raise ValueError("give either 'min'/'max' (think time) or 'throughput' (requests/s per user), not both")
+        if between and (self.min is None or self.max is None):
+            raise ValueError("give both 'min' and 'max'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is longer than 'max'")
+        if not between and self.throughput is None:
+            raise ValueError("give 'min' and 'max' (think time) or 'throughput' (requests/s per user)")
+        return self
+
+
+class LoadProfile(Model):
+    api_version: Literal["harness/v1"] = Field(alias="apiVersion")
+    kind: Literal["LoadProfile"]
+    metadata: Metadata
+    host: str | None = None
+    requests: tuple[RequestItem, ...] | None = None
+    locustfile: str | None = None
+    stages: tuple[StageItem, ...] = Field(min_length=1)
+    wait: Wait = Field(default_factory=lambda: Wait(min=0.1, max=0.5))
+
+    @model_validator(mode="after")
+    def _requests_or_locustfile(self) -> LoadProfile:
+        if (self.requests is None) == (self.locustfile is None):
+            raise ValueError("give exactly one of 'requests' (a list) or 'locustfile' (your own Locust file)")
+        if self.requests is not None and not self.requests:
+            raise ValueError("'requests' is empty: list at least one request")
+        return self
