@@ -1,0 +1,1 @@
+"""Evidence: counting events, checking scrape health and reading Prometheus answers for verdicts."""

@@ -1,0 +1,203 @@
+"""Evidence queries: pure PromQL builders (printable by `plan`) and the calls that run them.
+
+Every query of one verdict is evaluated at the window's end (`time=end`), never at "now".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from harness.errors import EvidenceError
+from harness.evidence.counting import Count, exact_increase, increase_count
+from harness.prom.client import PromClient
+
+log = logging.getLogger(__name__)
+
+WINDOW_PLACEHOLDERS = ("{{window}}", "{{.window}}")  # ours, and Sloth's spelling
+# Prometheus's default lookback: a series with a sample this close before start existed at start.
+DEFAULT_LOOKBACK_S = 300.0
+GAP_TOLERANCE = 0.8
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_SELECTOR = re.compile(r"\s*(?=\S)([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{[^{}]*\})?\s*")
+
+
+@dataclass(frozen=True)
+class ScrapeHealth:
+    """Whether the targets of a job were up and scraped throughout a window."""
+
+    targets: int
+    down: tuple[str, ...]
+    gaps: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return self.targets > 0 and not self.down and not self.gaps and not self.problems
+
+
+# -- pure builders ---------------------------------------------------------------------------------
+
+
+def window_literal(seconds: float) -> str:
+    """A PromQL duration: whole seconds as `600s`, fractional windows in milliseconds as `1500ms`."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a window must be a positive duration, got {seconds} s")
+    millis = round(seconds * 1000)
+    if millis == 0:
+        raise ValueError(f"a window must be at least 1 ms, got {seconds} s")
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
+def is_selector(text: str) -> bool:
+    """True for a bare series selector like `x_total{code=~"5.."}` (no functions, no range)."""
+    return _SELECTOR.fullmatch(_QUOTED.sub('""', text)) is not None
+
+
+def increase_query(selector_or_expr: str, window_s: float) -> str:
+    """`sum(increase(<selector>[<window>]))`, or an expression with `{{window}}` filled in."""
+    window = window_literal(window_s)
+    if any(p in selector_or_expr for p in WINDOW_PLACEHOLDERS):
+        query = selector_or_expr
+        for placeholder in WINDOW_PLACEHOLDERS:
+            query = query.replace(placeholder, window)
+        return query
+    if not is_selector(selector_or_expr):
+        raise ValueError(
+            f"{selector_or_expr!r} is neither a counter selector nor an expression with {{{{window}}}}"
+        )
+    return f"sum(increase({selector_or_expr.strip()}[{window}]))"
+
+
+def raw_samples_query(selector: str, window_s: float) -> str:
+    """A range vector selector; as an instant query it returns the raw samples of the window."""
+    return f"{selector.strip()}[{window_literal(window_s)}]"
+
+
+def born_query(selector: str, start: float, end: float, lookback_s: float = DEFAULT_LOOKBACK_S) -> str:
+    """Series with samples in the window but none in the lookback before start (evaluated at end)."""
+    sel = selector.strip()
+    return (
+        f"last_over_time({sel}[{window_literal(end - start)}])"
+        f" unless last_over_time({sel}[{window_literal(lookback_s)}] @ {start:.3f})"
+    )
+
+
+def bounds_query(histogram: str, selector: str, window_s: float) -> str:
+    """The `le` values of a histogram's buckets seen in the window (evaluated at end)."""
+    return f"count by (le) (last_over_time({histogram}_bucket{selector.strip()}[{window_literal(window_s)}]))"
+
+
+def up_queries(job_selector: str, window_s: float) -> tuple[str, str]:
+    """(worst `up`, number of `up` samples) per target over the window (evaluated at end)."""
+    window = window_literal(window_s)
+    sel = job_selector.strip()
+    return (f"min_over_time(up{sel}[{window}])", f"count_over_time(up{sel}[{window}])")
+
+
+def find_bound(bounds: Sequence[tuple[str, float]], threshold_s: float) -> str | None:
+    """The stored `le` text equal to the threshold (`0.5`, `1`, `1.0` alike), or None.
+
+    If one bound is stored under two spellings (a Prometheus 2 → 3 upgrade inside the window writes
+    `le="1"` then `le="1.0"`), the first in the list is returned.
+    """
+    for text, value in bounds:
+        if math.isclose(value, threshold_s, rel_tol=1e-9, abs_tol=0.0):
+            return text
+    return None
+
+
+# -- I/O -------------------------------------------------------------------------------------------
+
+
+def count_exact(client: PromClient, selector: str, start: float, end: float, lookback_s: float) -> Count:
+    """Exact increase of a counter selector over (start, end], from the raw samples.
+
+    lookback_s (e.g. 3 scrape intervals, at least 5 s) lets each series' baseline sample before start
+    be found; a series without a sample in [start - lookback, start] counts as born in the window.
+    """
+    _check_window(start, end)
+    if lookback_s <= 0:
+        raise ValueError(f"lookback_s must be positive, got {lookback_s}")
+    answer = client.query(raw_samples_query(selector, end - start + lookback_s), at=end)
+    if answer.result_type != "matrix":
+        return Count(None, "exact-samples", 0, problems=(f"unexpected result type {answer.result_type}",))
+    count = exact_increase(answer.matrix, start, end)
+    if answer.warnings:
+        warnings = tuple(f"warning: {w}" for w in answer.warnings)
+        count = replace(count, problems=count.problems + warnings)
+    return count
+
+
+def count_increase(client: PromClient, selector_or_expr: str, start: float, end: float) -> Count:
+    """`sum(increase(...))` over the window at time=end; for a selector, also which series were born in it."""
+    _check_window(start, end)
+    count = increase_count(client.query(increase_query(selector_or_expr, end - start), at=end))
+    if not is_selector(selector_or_expr):
+        return count
+    born = client.query(born_query(selector_or_expr, start, end), at=end)
+    labels = tuple(s.labels for s in born.vector)
+    if labels:
+        log.info(
+            "%d series of %s were born in the window: increase() undercounts them",
+            len(labels),
+            selector_or_expr,
+        )
+    return replace(count, born_in_window=labels)
+
+
+def histogram_bounds(
+    client: PromClient, histogram: str, selector: str, start: float, end: float
+) -> list[tuple[str, float]]:
+    """The real `le` values (stored text and number) of `<histogram>_bucket<selector>`, sorted."""
+    _check_window(start, end)
+    answer = client.query(bounds_query(histogram, selector, end - start), at=end)
+    bounds: dict[str, float] = {}
+    for sample in answer.vector:
+        text = sample.labels.get("le")
+        if text is None:
+            continue
+        try:
+            bounds[text] = float(text)
+        except ValueError as err:
+            raise EvidenceError(
+                f"Prometheus at {client.url}: {histogram}_bucket has a non-numeric le label {text!r}"
+            ) from err
+    return sorted(bounds.items(), key=lambda item: (item[1], item[0]))
+
+
+def scrape_health(
+    client: PromClient, job_selector: str, start: float, end: float, scrape_interval_s: float
+) -> ScrapeHealth:
+    """Targets seen down (`up` == 0) or with missing samples (< 80 % of D/S) during the window.
+
+    Targets are named by their `instance` label (their whole label set when they have none).
+    """
+    _check_window(start, end)
+    if not scrape_interval_s > 0:
+        raise ValueError(f"scrape_interval_s must be positive, got {scrape_interval_s}")
+    worst_q, count_q = up_queries(job_selector, end - start)
+    worst = client.query(worst_q, at=end)
+    counts = client.query(count_q, at=end)
+    problems = [f"warning: {w}" for w in (*worst.warnings, *counts.warnings)]
+    expected = (end - start) / scrape_interval_s
+    down = sorted(_target(s.labels) for s in worst.vector if not s.value >= 1)
+    gaps = sorted(_target(s.labels) for s in counts.vector if not s.value >= GAP_TOLERANCE * expected)
+    targets = len({_target(s.labels) for s in (*worst.vector, *counts.vector)})
+    if targets == 0:
+        problems.append(f"no up series for {job_selector} in the window: is the job scraped?")
+    return ScrapeHealth(targets, tuple(down), tuple(gaps), tuple(problems))
+
+
+def _target(labels: Mapping[str, str]) -> str:
+    if "instance" in labels:
+        return labels["instance"]
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__") + "}"
+
+
+def _check_window(start: float, end: float) -> None:
+    if not end > start:
+        raise ValueError(f"the window must end after it starts, got ({start}, {end}]")
