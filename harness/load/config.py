@@ -1,0 +1,202 @@
+"""What load to drive: typed, frozen, pure (no Locust import, no I/O).
+
+The same values travel to the Locust subprocess as a JSON "plan" file (`LoadConfig.to_plan`),
+so the shape that Locust runs and the requested rate the harness reports come from one definition
+(`read_plan_from_env`, used only on the Locust side, is the one function here that reads a file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SpecError
+
+PLAN_ENV = "HARNESS_LOAD_PLAN"
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """One request of the built-in user: `weight` is its Locust task weight; `json` is sent as the body."""
+
+    name: str
+    method: str
+    path: str
+    weight: int = 1
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Hold `users` users for `duration_s`, reaching them at `spawn_rate` users per second."""
+
+    duration_s: float
+    users: int
+    spawn_rate: float
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """A load run. Offsets (`t_offset_s`) count from the start of the shape's clock.
+
+    The shape repeats its last stage until `run_s`, then Locust stops by itself. When `locustfile` is
+    set, its user classes replace `requests`; `wait_min_s`/`wait_max_s` (`between`) or
+    `throughput_per_user` (`constant_throughput`), when given, are applied to every user class,
+    including the user's own, so that the requested rate is known.
+
+    Locust asks the shape for its tick about once a second (at offsets ~0, 1, 2 ... s), so stage
+    boundaries and run_s on whole seconds take effect on time (within milliseconds), others at the
+    next whole second; `users_at` assumes the former.
+    """
+
+    host: str
+    stages: tuple[Stage, ...]
+    run_s: float
+    requests: tuple[RequestSpec, ...] = ()
+    locustfile: Path | None = None
+    wait_min_s: float | None = None
+    wait_max_s: float | None = None
+    throughput_per_user: float | None = None
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise SpecError([f"load: {p}" for p in problems])
+
+    def users_at(self, t_offset_s: float) -> int:
+        """Users Locust runs at this offset, ramps included (0 outside the run).
+
+        Models Locust's dispatcher: max(1, floor(spawn_rate)) users at once, then the next batch
+        after batch / spawn_rate seconds; a ramp starts from the previous stage's users.
+        """
+        if t_offset_s < 0 or t_offset_s >= self.run_s:
+            return 0
+        begin, previous = 0.0, 0
+        for stage in self.stages:
+            if t_offset_s < begin + stage.duration_s or stage is self.stages[-1]:
+                return _ramped(previous, stage, t_offset_s - begin)
+            begin += stage.duration_s
+            previous = stage.users
+        raise AssertionError("unreachable: the last stage always answers")
+
+    def requested_rps_at(self, t_offset_s: float) -> float | None:
+        """Task runs per second asked for at this offset (users x throughput); None without pacing."""
+        if self.throughput_per_user is None:
+            return None
+        return self.users_at(t_offset_s) * self.throughput_per_user
+
+    def mean_requested_rps(self, start_offset_s: float, end_offset_s: float) -> float | None:
+        """Time-average of `requested_rps_at` over [start, end), in 10 ms steps (20000 at most)."""
+        if self.throughput_per_user is None or end_offset_s <= start_offset_s:
+            return None
+        steps = min(20_000, max(1, round((end_offset_s - start_offset_s) * 100)))
+        width = (end_offset_s - start_offset_s) / steps
+        total = sum(self.users_at(start_offset_s + (i + 0.5) * width) for i in range(steps))
+        return total / steps * self.throughput_per_user
+
+    def to_plan(self, record_path: Path) -> dict[str, Any]:
+        """The JSON plan the Locust side reads (`read_plan_from_env`, `stages_from_plan`)."""
+        return {
+            "stages": [[s.duration_s, s.users, s.spawn_rate] for s in self.stages],
+            "run_s": self.run_s,
+            "requests": [
+                {
+                    "name": r.name,
+                    "method": r.method.upper(),
+                    "path": r.path,
+                    "weight": r.weight,
+                    "json": r.json,
+                    "headers": dict(r.headers),
+                }
+                for r in self.requests
+            ],
+            "wait": _wait_plan(self),
+            "record_path": str(record_path),
+        }
+
+
+def shape_tick(stages: tuple[Stage, ...], run_s: float, t_s: float) -> tuple[int, float] | None:
+    """What the shape answers at run time t_s: (users, spawn_rate), or None once run_s is over."""
+    if t_s >= run_s:
+        return None
+    begin = 0.0
+    for stage in stages:
+        begin += stage.duration_s
+        if t_s < begin:
+            return stage.users, stage.spawn_rate
+    return stages[-1].users, stages[-1].spawn_rate
+
+
+def read_plan_from_env() -> dict[str, Any]:
+    """The Locust side's one input: the JSON plan whose path is in PLAN_ENV."""
+    path = os.environ.get(PLAN_ENV)
+    if not path:
+        raise RuntimeError(f"{PLAN_ENV} is not set: this locustfile runs only under the harness load driver")
+    plan: dict[str, Any] = json.loads(Path(path).read_text())
+    return plan
+
+
+def stages_from_plan(plan: Mapping[str, Any]) -> tuple[Stage, ...]:
+    return tuple(Stage(float(d), int(u), float(r)) for d, u, r in plan["stages"])
+
+
+def _ramped(previous: int, stage: Stage, elapsed_s: float) -> int:
+    batch = max(1, math.floor(stage.spawn_rate))
+    step_s = batch / stage.spawn_rate
+    moved = batch * (math.floor(elapsed_s / step_s) + 1)
+    if stage.users >= previous:
+        return min(stage.users, previous + moved)
+    return max(stage.users, previous - moved)
+
+
+def _wait_plan(config: LoadConfig) -> dict[str, float] | None:
+    if config.throughput_per_user is not None:
+        return {"throughput": config.throughput_per_user}
+    if config.wait_min_s is not None and config.wait_max_s is not None:
+        return {"min": config.wait_min_s, "max": config.wait_max_s}
+    return None
+
+
+def _problems(config: LoadConfig) -> list[str]:
+    problems: list[str] = []
+    if not config.host.startswith(("http://", "https://")):
+        problems.append(f"host must start with http:// or https://, got {config.host!r}")
+    if not config.stages:
+        problems.append("stages: at least one stage is needed")
+    for i, stage in enumerate(config.stages):
+        if not stage.duration_s > 0 or stage.users < 0 or not 0 < stage.spawn_rate < math.inf:
+            problems.append(f"stages[{i}]: need duration_s > 0, users >= 0 and a finite spawn_rate > 0")
+    if not 0 < config.run_s < math.inf:
+        problems.append(f"run_s must be a positive number of seconds, got {config.run_s}")
+    if config.locustfile is None and not config.requests:
+        problems.append("give either requests or a locustfile")
+    for i, req in enumerate(config.requests):
+        valid = req.name and req.method.upper() in _METHODS and req.path.startswith("/") and req.weight >= 1
+        if not valid:
+            problems.append(
+                f"requests[{i}]: need a name, an HTTP method, a path starting with / and weight >= 1"
+            )
+    problems.extend(_wait_problems(config))
+    return problems
+
+
+def _wait_problems(config: LoadConfig) -> list[str]:
+    low, high = config.wait_min_s, config.wait_max_s
+    if config.throughput_per_user is not None:
+        if low is not None or high is not None:
+            return ["give throughput_per_user or wait_min_s/wait_max_s, not both"]
+        if not 0 < config.throughput_per_user < math.inf:
+            return [f"throughput_per_user must be > 0, got {config.throughput_per_user}"]
+        return []
+    if low is None and high is None:
+        return []
+    if low is None or high is None or not 0 <= low <= high:
+        return [f"wait_min_s and wait_max_s go together with 0 <= min <= max, got {low}, {high}"]
+    return []

@@ -1,0 +1,132 @@
+"""Locustfile side, loaded by Locust with `-f` (never imported by the harness process).
+
+Adds to whatever user classes run: the harness's load shape (stages from the JSON plan in
+$HARNESS_LOAD_PLAN), the wait time of the plan, and a recorder that appends per-second,
+per-name request counts to the plan's record file as JSON lines:
+
+- `{"started_at": T}`: unix time at which the shape's clock (offset 0) started;
+- `{"second": S, "users": U}`: users running at the start of whole unix second S;
+- `{"second": S, "name": N, "requests": R, "failures": F, "rt_sum_ms": X, "rt_max_ms": Y}`: requests
+  that STARTED in [S, S+1). These are deltas: a request that ends after its second was written
+  adds another line for the same second, so a reader sums lines (and takes the max of maxima);
+- `{"stopped_at": T}`: the test stopped (all in-flight requests are recorded before it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]
+from locust import LoadTestShape, between, constant_throughput, events
+from locust.env import Environment
+
+from harness.load.config import read_plan_from_env, shape_tick, stages_from_plan
+
+_PLAN = read_plan_from_env()
+_RECORD_PATH = Path(_PLAN["record_path"])
+_FLUSH_AFTER_SECOND_S = 0.02  # flush just after each whole second, once that second has no new starts
+
+
+def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    if lines:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(lines)
+
+
+class HarnessShape(LoadTestShape):
+    """Runs the plan's stages, repeating the last one, and stops Locust at run_s."""
+
+    stages = stages_from_plan(_PLAN)
+    run_s = float(_PLAN["run_s"])
+
+    def reset_time(self) -> None:
+        super().reset_time()  # type: ignore[no-untyped-call]
+        # Locust calls this once when the shape starts: tie offset 0 to the wall clock.
+        append_records(_RECORD_PATH, [{"started_at": time.time()}])
+
+    def tick(self) -> tuple[int, float] | None:
+        return shape_tick(self.stages, self.run_s, self.get_run_time())  # type: ignore[no-untyped-call]
+
+
+class Recorder:
+    """Per whole second of request start and per request name: count, failures, sum and max latency."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pending: dict[tuple[int, str], list[float]] = {}
+
+    def on_request(
+        self,
+        name: str,
+        response_time: float,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        started = start_time if start_time is not None else time.time() - response_time / 1000.0
+        bucket = self._pending.setdefault((int(started), name), [0, 0, 0.0, 0.0])
+        bucket[0] += 1
+        bucket[1] += exception is not None
+        bucket[2] += response_time
+        bucket[3] = max(bucket[3], response_time)
+
+    def flush(self, before_second: float = float("inf")) -> None:
+        """Append every pending second older than before_second."""
+        done = sorted(key for key in self._pending if key[0] < before_second)
+        append_records(self._path, (_request_record(key, self._pending.pop(key)) for key in done))
+
+    def run_every_second(self, users: Callable[[], int]) -> None:
+        while True:
+            now = time.time()
+            gevent.sleep(int(now) + 1 + _FLUSH_AFTER_SECOND_S - now)
+            second = int(time.time())
+            append_records(self._path, [{"second": second, "users": users()}])
+            self.flush(before_second=second)
+
+
+def _request_record(key: tuple[int, str], bucket: list[float]) -> dict[str, Any]:
+    second, name = key
+    count, failures, rt_sum, rt_max = bucket
+    return {
+        "second": second,
+        "name": name,
+        "requests": int(count),
+        "failures": int(failures),
+        "rt_sum_ms": round(rt_sum, 3),
+        "rt_max_ms": round(rt_max, 3),
+    }
+
+
+def _wait_time(plan: dict[str, Any]) -> Callable[[Any], float] | None:
+    wait = plan.get("wait")
+    if wait is None:
+        return None
+    if "throughput" in wait:
+        return constant_throughput(float(wait["throughput"]))
+    return between(float(wait["min"]), float(wait["max"]))
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    wait_time = _wait_time(_PLAN)
+    if wait_time is not None:  # the plan's pacing wins over the user classes' own, so the rate is known
+        for user_class in environment.user_classes:
+            user_class.wait_time = wait_time
+    recorder = Recorder(_RECORD_PATH)
+    environment.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
+
+    def on_stop(**_: Any) -> None:
+        recorder.flush()
+        append_records(_RECORD_PATH, [{"stopped_at": time.time()}])
+
+    environment.events.test_stop.add_listener(on_stop)  # type: ignore[no-untyped-call]
+    environment.events.quitting.add_listener(lambda **_: recorder.flush())  # type: ignore[no-untyped-call]
+    runner = environment.runner
+    gevent.spawn(recorder.run_every_second, lambda: runner.user_count if runner is not None else 0)
+
+
+events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

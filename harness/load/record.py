@@ -1,0 +1,99 @@
+"""Reading the Locust side's record file (format in `locust_plan`) and counting requests in a window.
+
+Pure apart from `read_record`, which reads the file once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LoadWindow:
+    """Client-side counts of requests STARTED in [start, end) (unix times).
+
+    The record has whole-second resolution: a second only partly inside the window counts pro rata
+    (its counts times the covered fraction of that second), and totals are rounded (half up) to integers
+    at the end. When start and end are whole seconds nothing is apportioned and the counts are exact.
+    `by_name` maps a request name to (requests, failures), each rounded the same way.
+    """
+
+    start: float
+    end: float
+    requests: int
+    failures: int
+    achieved_rps: float
+    requested_rps: float | None
+    by_name: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the record file says so far."""
+
+    started_at: float | None
+    stopped_at: float | None
+    counts: Mapping[int, Mapping[str, tuple[int, int]]]  # second -> name -> (requests, failures)
+    users: Mapping[int, int]  # second -> users running at its start
+
+
+def parse_record(lines: Iterable[str]) -> Record:
+    """Sum the delta lines per second and name; lines still being written (no newline) are skipped."""
+    started_at: float | None = None
+    stopped_at: float | None = None
+    counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    users: dict[int, int] = {}
+    for line in lines:
+        if not line.endswith("\n"):
+            continue
+        item = json.loads(line)
+        if "started_at" in item:
+            started_at = item["started_at"] if started_at is None else started_at
+        elif "stopped_at" in item:
+            stopped_at = item["stopped_at"]
+        elif "users" in item:
+            users[int(item["second"])] = int(item["users"])
+        else:
+            per_name = counts[int(item["second"])]
+            old = per_name.get(item["name"], (0, 0))
+            per_name[item["name"]] = (old[0] + int(item["requests"]), old[1] + int(item["failures"]))
+    return Record(started_at, stopped_at, dict(counts), users)
+
+
+def read_record(path: Path) -> Record:
+    if not path.exists():
+        return Record(None, None, {}, {})
+    with open(path, encoding="utf-8") as lines:
+        return parse_record(lines)
+
+
+def count_window(record: Record, start: float, end: float, requested_rps: float | None) -> LoadWindow:
+    """Requests started in [start, end), partial edge seconds pro rata (see LoadWindow)."""
+    if not end > start:
+        raise ValueError(f"a load window needs end > start, got [{start}, {end})")
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for second in range(math.floor(start), math.ceil(end)):
+        share = min(end, second + 1) - max(start, second)
+        for name, (requests, failures) in record.counts.get(second, {}).items():
+            totals[name][0] += requests * share
+            totals[name][1] += failures * share
+    all_requests = sum(t[0] for t in totals.values())
+    return LoadWindow(
+        start=start,
+        end=end,
+        requests=_round(all_requests),
+        failures=_round(sum(t[1] for t in totals.values())),
+        achieved_rps=all_requests / (end - start),
+        requested_rps=requested_rps,
+        by_name={name: (_round(t[0]), _round(t[1])) for name, t in sorted(totals.items())},
+    )
+
+
+def _round(count: float) -> int:
+    # Half up (4.5 -> 5), unlike round()'s half to even; the 1e-9 absorbs float error in the shares.
+    return math.floor(count + 0.5 + 1e-9)
