@@ -94,9 +94,11 @@ def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iter
             if isinstance(expectation, ExpectReplicasReady) and expectation.replicas_ready > replicas:
                 yield (("expect", index, "replicas_ready"),
                        f"expects {expectation.replicas_ready} ready replicas but the target has {replicas}")
-            if isinstance(expectation, ExpectAlert) and not alert_rules:
-                yield (("expect", index, "alert"),
-                       "the local Prometheus has no alerting rules: name your rules file in target.local.alert_rules")
+            # With a `prometheus` block the user names where their alerting rules live (the spec's
+            # own example does this), so only a file with neither is certainly wrong.
+            if isinstance(expectation, ExpectAlert) and not alert_rules and experiment.prometheus is None:
+                yield (("expect", index, "alert"), "the local Prometheus has no alerting rules: "
+                       "name your rules file in target.local.alert_rules")
     for index, expectation in enumerate(experiment.expect):
         if isinstance(expectation, ExpectReplicasReady) and platform == "external":
             yield ("expect", index), "replicas_ready needs platform local or kubernetes"

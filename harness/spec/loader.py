@@ -13,7 +13,17 @@ from harness.errors import SpecError
 from harness.spec.checks import check_experiment
 from harness.spec.models import Experiment, ImportSLO, InlineSLO
 from harness.spec.profile import LoadProfile
-from harness.spec.source import Document, DocumentError, Loc, Problem, read_document, substitute_env
+from harness.spec.source import (
+    Document,
+    DocumentError,
+    EnvReferences,
+    Loc,
+    Problem,
+    env_references,
+    mask_env,
+    read_document,
+    substitute_env,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,6 +82,8 @@ def _problems_from_validation(doc: Document, err: ValidationError, known: list[P
             message = "unknown field (check the spelling: unknown fields are errors)"
         elif item["type"] == "missing":
             message = "required field is missing"
+        elif item["type"] == "literal_error":
+            message = f"expected {item['ctx']['expected']}, got {item['input']!r}"
         problems.append(Problem(doc.path, loc, message, doc.line_of(loc)))
     return problems
 
@@ -96,19 +108,27 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
     return tuple(kept)
 
 
+def _rendered(problems: list[Problem], references: EnvReferences) -> list[str]:
+    return [mask_env(problem, references).render() for problem in problems]
+
+
 def parse_model(doc: Document, model: type[M], environ: Mapping[str, str] | None = None) -> M:
-    """Substitute environment variables and validate; SpecError with every problem otherwise."""
+    """Substitute environment variables and validate; SpecError with every problem otherwise.
+
+    Messages never show a value that came from the environment (it may be a secret): `${VAR}` stays.
+    """
     data, problems = substitute_env(doc, environ)
+    references = env_references(doc.data, environ)
     if not isinstance(data, dict):
         problems.append(Problem(doc.path, (), "expected a mapping of fields at the top level", 1))
-        raise SpecError([p.render() for p in problems])
+        raise SpecError(_rendered(problems, references))
     try:
         result = model.model_validate(data)
     except ValidationError as err:
         problems.extend(_problems_from_validation(Document(doc.path, data, doc.lines), err, problems))
-        raise SpecError([p.render() for p in problems]) from None
+        raise SpecError(_rendered(problems, references)) from None
     if problems:
-        raise SpecError([p.render() for p in problems])
+        raise SpecError(_rendered(problems, references))
     return result
 
 
@@ -125,7 +145,13 @@ def load_profile(path: Path, environ: Mapping[str, str] | None = None) -> Loaded
     if kind != "LoadProfile":
         raise SpecError([Problem(path, ("kind",), f"expected kind LoadProfile, got {kind!r}",
                                  doc.line_of(("kind",))).render()])
-    return LoadedProfile(path.resolve(), parse_model(doc, LoadProfile, environ))
+    loaded = LoadedProfile(path.resolve(), parse_model(doc, LoadProfile, environ))
+    if loaded.locustfile is not None and not loaded.locustfile.is_file():
+        loc: Loc = ("locustfile",)
+        problem = Problem(path, loc, f"{loaded.locustfile} does not exist (paths are relative to this file)",
+                          doc.line_of(loc))
+        raise SpecError(_rendered([problem], env_references(doc.data, environ)))
+    return loaded
 
 
 def find_profile(reference: str, experiment_path: Path) -> Path | None:
@@ -149,6 +175,7 @@ def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> Loa
 
     doc = read(path)
     experiment = parse_model(doc, Experiment, environ)
+    references = env_references(doc.data, environ)
     problems: list[str] = []
     slos: list[InlineSLO] = []
     sources: dict[str, str] = {}
@@ -158,9 +185,9 @@ def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> Loa
             try:
                 imported = import_slos(target, environ)
             except SpecError as err:
-                line = doc.line_of(("slos", index, "import"))
-                problems.append(Problem(path, ("slos", index, "import"), f"cannot import {entry.import_}:", line)
-                                .render())
+                where: Loc = ("slos", index, "import")
+                heading = Problem(path, where, f"cannot import {entry.import_}:", doc.line_of(where))
+                problems.extend(_rendered([heading], references))
                 problems.extend(f"  {p}" for p in err.problems)
                 continue
             slos.extend(imported)
@@ -172,16 +199,18 @@ def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> Loa
     profile_path = find_profile(experiment.load.profile, path)
     if profile_path is None:
         loc: Loc = ("load", "profile")
-        problems.append(Problem(path, loc, f"no load profile {experiment.load.profile!r} (looked for a file of that "
-                                "name in loadprofiles/ beside and above the experiment, or give a path)",
-                                doc.line_of(loc)).render())
+        missing = Problem(path, loc, f"no load profile {experiment.load.profile!r} (looked for a file of "
+                          "that name in loadprofiles/ beside and above the experiment, or give a path)",
+                          doc.line_of(loc))
+        problems.extend(_rendered([missing], references))
     else:
         try:
             loaded_profile = load_profile(profile_path, environ)
         except SpecError as err:
             problems.extend(err.problems)
     rules = tuple((path.parent / rule).resolve() for rule in experiment.target.local_or_default.alert_rules)
-    problems.extend(p.render() for p in check_experiment(doc, experiment, tuple(slos), rules, loaded_profile))
+    checked = check_experiment(doc, experiment, tuple(slos), rules, loaded_profile)
+    problems.extend(_rendered(checked, references))
     if problems or loaded_profile is None:
         raise SpecError(problems)
     return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules)

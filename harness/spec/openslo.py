@@ -200,9 +200,8 @@ def parse_openslo_duration(text: str) -> int:
     """OpenSLO's duration shorthand (`4w`, `1M`, `1Q`) → seconds; `m` is minutes, `M` months (30 days)."""
     match = _DURATION.fullmatch(text.strip())
     if match is None or int(match.group(1)) <= 0:
-        raise ValueError("expected a positive whole number with a unit: m (minutes), h, d, w, M (months), "
-                         f"Q (quarters) or Y (years), like 30d or 1M; got {text!r} (units are case-sensitive)"
-                         )
+        raise ValueError("expected a positive whole number with a unit: m (minutes), h, d, w, M (months), Q "
+                         f"(quarters) or Y (years), like 30d or 1M; got {text!r} (units are case-sensitive)")
     if match.group(2) == "m":
         log.warning("OpenSLO duration %s is %s minute(s): m means minutes in OpenSLO, months are M", text,
                     match.group(1))

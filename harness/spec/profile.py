@@ -64,7 +64,8 @@ class LoadProfile(Model):
     requests: tuple[RequestItem, ...] | None = None
     locustfile: str | None = None
     stages: tuple[StageItem, ...] = Field(min_length=1)
-    wait: Wait = Field(default_factory=lambda: Wait(min=0.1, max=0.5))
+    # Built from the file's own spelling: Duration refuses bare numbers, even in a default.
+    wait: Wait = Field(default_factory=lambda: Wait.model_validate({"min": "100ms", "max": "500ms"}))
 
     @model_validator(mode="after")
     def _requests_or_locustfile(self) -> LoadProfile:

@@ -53,7 +53,7 @@ def sloth_slos(data: dict[str, Any], found: Findings) -> list[Mapped]:
         found.add(("slos",), "list at least one SLO")
         return []
     if data.get("slo_plugins"):
-        log.warning("%s: Sloth SLO plugins are not run; SLIs are judged from their queries", found.doc.path)
+        log.info("%s: Sloth SLO plugins are not run; SLIs are judged from their queries", found.doc.path)
     mapped = []
     for index, item in enumerate(slos):
         one = _slo(item, ("slos", index), service, found)

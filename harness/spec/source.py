@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +138,40 @@ def substitute_env(doc: Document, environ: Mapping[str, str] | None = None) -> t
         return value
 
     return walk(doc.data, ()), problems
+
+
+EnvReferences = Mapping[Loc, Mapping[str, str]]
+
+
+def env_references(data: Any, environ: Mapping[str, str] | None = None) -> EnvReferences:
+    """Every string field that uses `${VAR}`: {substituted value: "${VAR}"} for the variables that are set."""
+    env = os.environ if environ is None else environ
+    found: dict[Loc, dict[str, str]] = {}
+
+    def walk(value: Any, loc: Loc) -> None:
+        if isinstance(value, str):
+            masks = {env[m.group(1)]: m.group(0) for m in _ENV.finditer(value) if env.get(m.group(1))}
+            if masks:
+                found[loc] = masks
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*loc, str(key)))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*loc, index))
+
+    walk(data, ())
+    return found
+
+
+def mask_env(problem: Problem, references: EnvReferences) -> Problem:
+    """Put `${VAR}` back in place of its value in a message about that field: values may be secrets."""
+    masks: dict[str, str] = {}
+    for loc, pairs in references.items():
+        if loc[: len(problem.loc)] == problem.loc or problem.loc[: len(loc)] == loc:
+            masks.update(pairs)
+    message = problem.message
+    for value in sorted(masks, key=len, reverse=True):
+        for spelling in (value, repr(value)[1:-1]):  # as written, and as quoted by `!r`
+            message = message.replace(spelling, masks[value])
+    return problem if message == problem.message else replace(problem, message=message)
