@@ -1,0 +1,1 @@
+"""Platforms the harness runs experiments against."""
