@@ -66,7 +66,7 @@ def decide_error_ratio(
     except ValueError as err:
         return RatioDecision("INCONCLUSIVE", 0.0, 1.0, f"unusable counts: {err}")
     counts = f"{_num(bad)} bad of {_num(total)} events"
-    interval = f"interval [{_pct(low)}, {_pct(high)}] (Wilson, z={z:g})"
+    interval = f"interval [{_pct(low)}, {_pct(high)}] (Wilson, z={z:.2f})"
     if total < min_events:
         return RatioDecision(
             "INCONCLUSIVE", low, high, f"{counts}: fewer than the {min_events} events needed to decide"

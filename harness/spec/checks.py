@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from harness.spec.faults import ChaosToolkit, ProcessFault
 from harness.spec.models import (
-    Experiment,
     ExpectAlert,
     ExpectRecovers,
     ExpectReplicasReady,
+    Experiment,
     InlineSLO,
 )
 from harness.spec.source import Document, Loc, Problem
@@ -43,7 +43,7 @@ def check_experiment(
     found: list[Problem] = []
     for loc, message in (*_check_names(experiment, slos), *_check_references(experiment, slos),
                          *_check_platform(experiment, alert_rules), *_check_faults(experiment),
-                         *_check_load(experiment, profile)):
+                         *_check_load(experiment, profile), *_check_guard(experiment)):
         found.append(problem(loc, message))
     return found
 
@@ -79,6 +79,16 @@ def _check_references(experiment: Experiment, slos: Sequence[InlineSLO]) -> Iter
     for index, expectation in enumerate(experiment.expect):
         if isinstance(expectation, ExpectRecovers) and expectation.recovers not in known:
             yield ("expect", index, "recovers"), f"no SLO named {expectation.recovers!r} ({hint})"
+
+
+def _check_guard(experiment: Experiment) -> Iterator[Finding]:
+    guard = experiment.evidence.guard
+    judged = dict.fromkeys(phase for h in experiment.hypothesis for phase in h.judged_phases)
+    for phase in judged:
+        length = experiment.phases.length(phase)
+        if guard > 0 and 0 < length <= 2 * guard:
+            yield (("evidence", "guard"), f"a guard of {format_duration(guard)} on each side leaves nothing of the "
+                   f"{format_duration(length)} {phase} phase to judge: use less than {format_duration(length / 2)}")
 
 
 def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iterator[Finding]:
@@ -130,8 +140,8 @@ def _check_faults(experiment: Experiment) -> Iterator[Finding]:
 
 
 def _check_activity(index: int, key: str, activity: dict[str, object]) -> Iterator[Finding]:
-    from chaoslib.activity import ensure_activity_is_valid  # type: ignore[import-untyped]
-    from chaoslib.exceptions import InvalidActivity  # type: ignore[import-untyped]
+    from chaoslib.activity import ensure_activity_is_valid
+    from chaoslib.exceptions import InvalidActivity
 
     try:
         ensure_activity_is_valid(activity)

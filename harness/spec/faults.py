@@ -15,6 +15,7 @@ from harness.spec.types import Duration, Model, Percent, PositiveDuration
 
 
 class FaultBase(Model):
+    type: str
     name: str = Field(min_length=1)
     at: Duration = 0.0
     selector: dict[str, str] | None = None

@@ -68,7 +68,7 @@ class LoadedExperiment:
 
 def _problems_from_validation(doc: Document, err: ValidationError, known: list[Problem]) -> list[Problem]:
     items = err.errors(include_url=False)
-    locs = [_data_loc(doc.data, tuple(item["loc"])) for item in items]
+    locs = [_data_loc(doc.data, tuple(item["loc"]), item["type"] == "missing") for item in items]
     taken = {problem.loc for problem in known}
     problems = []
     for item, loc in zip(items, locs, strict=True):
@@ -88,8 +88,12 @@ def _problems_from_validation(doc: Document, err: ValidationError, known: list[P
     return problems
 
 
-def _data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
-    """Drop the union tags pydantic puts into an error's location, keeping the file's own keys."""
+def _data_loc(data: Any, loc: tuple[Any, ...], missing: bool) -> Loc:
+    """Drop the union tags pydantic puts into an error's location, keeping the file's own keys.
+
+    A last part that is not in the file is the name of a missing field, or else the tag of the union
+    member whose own check failed (`faults[0]`, not `faults[0].pod-kill`).
+    """
     kept: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
@@ -101,8 +105,8 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
                 continue  # a union tag spelled like the key it is told apart by (`recovers: slo`)
             kept.append(part)
             node = node[part]
-        elif isinstance(node, dict) and index == len(loc) - 1:
-            kept.append(part)  # a missing field: name it
+        elif isinstance(node, dict) and index == len(loc) - 1 and missing:
+            kept.append(part)
         elif isinstance(part, str) and not isinstance(node, dict | list):
             break
     return tuple(kept)

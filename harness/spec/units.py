@@ -6,12 +6,15 @@ import re
 from decimal import Decimal, InvalidOperation
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")  # a quoted bare number (`"60"`) lacks its unit too
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 def parse_duration(value: object) -> float:
     """`90s`, `1.5m`, `200ms`, `30d` → seconds. A bare number is refused: units are never implied."""
-    if isinstance(value, bool) or isinstance(value, int | float):
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.match(value)
+    ):
         raise ValueError(f"expected a duration with a unit like 200ms, 30s or 5m, got {value!r} (add a unit)")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like 200ms, 30s or 5m, got {type(value).__name__}")

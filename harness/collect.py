@@ -1,0 +1,208 @@
+"""Collecting evidence (I/O): every SLI counted over each phase's exact window, plus telemetry health.
+
+All queries of one window are evaluated at that window's end, after the last scrape has landed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from harness.errors import EvidenceError
+from harness.evidence.counting import Count
+from harness.evidence.queries import (
+    count_exact,
+    count_increase,
+    histogram_bounds,
+    increase_query,
+    is_selector,
+    scrape_health,
+    window_literal,
+)
+from harness.judge import ClientCounts, PhaseEvidence
+from harness.plan import Plan, SliQueries, window_queries
+from harness.prom.client import PromClient
+from harness.run.guard import burn_query
+
+log = logging.getLogger(__name__)
+_METRIC = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)")
+
+
+@dataclass(frozen=True)
+class Window:
+    phase: str
+    start: float
+    end: float
+
+
+_NAME_MATCHER = re.compile(r'__name__\s*(=~|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def metric_name(selector: str) -> str | None:
+    """The metric name(s) a selector reads: `x_total`, or its `__name__` matcher's value."""
+    if not is_selector(selector):
+        return None
+    match = _METRIC.match(selector)
+    if match and not selector.lstrip().startswith("{"):
+        return match.group(1)
+    named = _NAME_MATCHER.search(selector)
+    return named.group(2) if named else None
+
+
+def _name_only_selector(selector: str) -> str | None:
+    match = _METRIC.match(selector)
+    if match and not selector.lstrip().startswith("{"):
+        return f'{{__name__="{match.group(1)}"}}'
+    named = _NAME_MATCHER.search(selector)
+    return f'{{__name__{named.group(1)}"{named.group(2)}"}}' if named else None
+
+
+def metric_exists(client: PromClient, selector: str, start: float, end: float) -> bool:
+    """Whether the selector's metric has any series at all (with any labels) in the window."""
+    names = _name_only_selector(selector) if is_selector(selector) else None
+    if names is None:
+        return False
+    query = f"count(last_over_time({names}[{window_literal(max(end - start, 1.0))}]))"
+    answer = client.query(query, at=end)
+    return any(sample.value > 0 for sample in answer.vector)
+
+
+def count_side(client: PromClient, text: str, window: Window, plan: Plan, exact: bool, required: bool) -> Count:
+    lookback = plan.lookback_s
+    if exact and is_selector(text):
+        count = count_exact(client, text, window.start, window.end, lookback)
+    else:
+        count = count_increase(client, text, window.start, window.end)
+    if count.value is None and not required and is_selector(text) and \
+            metric_exists(client, text, window.start - lookback, window.end):
+        # The metric exists but no series matches: no such event happened (e.g. no 5xx yet). A
+        # misspelt metric has no series at all and stays "no data".
+        return replace(count, value=0.0, problems=())
+    return count
+
+
+def series_jobs(client: PromClient, selector: str, window: Window) -> list[str]:
+    if not is_selector(selector):
+        return []
+    query = f"count by (job) (last_over_time({selector}[{window_literal(window.end - window.start)}]))"
+    return sorted({s.labels.get("job", "") for s in client.query(query, at=window.end).vector} - {""})
+
+
+def telemetry_problems(client: PromClient, sli: SliQueries, window: Window, plan: Plan) -> list[str]:
+    problems = []
+    if window.end - window.start < 2 * plan.scrape_interval_s:
+        problems.append(f"the {window.phase} window ({window.end - window.start:.1f}s) is shorter than two "
+                        f"scrape intervals ({plan.scrape_interval_s:g}s): too short to measure")
+    for job in series_jobs(client, sli.total, window):
+        health = scrape_health(client, f'{{job="{job}"}}', window.start, window.end, plan.scrape_interval_s)
+        problems += [f"job {job}: target down during the window: {t}" for t in health.down]
+        problems += [f"job {job}: scrape gap (missing samples) during the window: {t}" for t in health.gaps]
+        problems += [f"job {job}: {p}" for p in health.problems]
+    return problems
+
+
+def collect_phase(client: PromClient, sli: SliQueries, window: Window, plan: Plan, exact: bool,
+                  client_counts: ClientCounts | None) -> PhaseEvidence:
+    try:
+        total = count_side(client, sli.total, window, plan, exact, required=True)
+        good = count_side(client, sli.good, window, plan, exact, False) if sli.good is not None else None
+        bad = count_side(client, sli.bad, window, plan, exact, False) if sli.bad is not None else None
+        problems = telemetry_problems(client, sli, window, plan)
+    except (EvidenceError, ValueError) as err:
+        failed = Count(None, "exact-samples" if exact else "increase", 0, problems=(f"query failed: {err}",))
+        return PhaseEvidence(window.phase, window.start, window.end, failed, None, None, (), client_counts)
+    return PhaseEvidence(window.phase, window.start, window.end, total, good, bad, tuple(problems),
+                         client_counts, window_queries(sli, window.end - window.start, exact, plan.lookback_s),
+                         latency_quantiles(client, sli, window))
+
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def latency_quantiles(client: PromClient, sli: SliQueries, window: Window) -> dict[str, float | None]:
+    """p50/p95/p99 of a latency SLI's histogram over the window: context only, never a verdict.
+
+    Interpolated inside buckets, they can be far off (0.4 s reported for a true 0.9 s p99).
+    """
+    if sli.histogram is None:
+        return {}
+    buckets = f"sum by (le) (increase({sli.histogram}_bucket{sli.selector}[{window_literal(window.end - window.start)}]))"
+    found: dict[str, float | None] = {}
+    for q in QUANTILES:
+        try:
+            answer = client.query(f"histogram_quantile({q}, {buckets})", at=window.end)
+        except EvidenceError:
+            found[f"p{q * 100:g}"] = None
+            continue
+        values = [v.value for v in answer.vector if v.value == v.value and abs(v.value) != float("inf")]
+        found[f"p{q * 100:g}"] = values[0] if values else None
+    return found
+
+
+def peak_burn_rate(client: PromClient, sli: SliQueries, budget: float, start: float, end: float,
+                   window_s: float, step_s: float) -> float | None:
+    """The highest burn rate over any trailing window of window_s inside [start, end]."""
+    if end - start < window_s or budget <= 0:
+        return None
+    ratio = burn_query(sli, window_s)
+    try:
+        answer = client.query_range(ratio, start + window_s, end, step_s)
+    except EvidenceError as err:
+        log.warning("peak burn rate unavailable: %s", err)
+        return None
+    values = [v for series in answer.matrix for _, v in series.points if v == v and abs(v) != float("inf")]
+    return max(values) / budget if values else None
+
+
+def resolve_latency_bounds(client: PromClient, slis: Sequence[SliQueries], at: float,
+                           lookback_s: float) -> tuple[list[SliQueries], list[str]]:
+    """Spell each latency threshold as Prometheus stores its bucket bound; list thresholds that are not bounds."""
+    resolved, problems = [], []
+    for sli in slis:
+        if sli.histogram is None or sli.threshold_s is None:
+            resolved.append(sli)
+            continue
+        bounds = histogram_bounds(client, sli.histogram, sli.selector, at - lookback_s, at)
+        if not bounds:
+            problems.append(f"SLO {sli.slo}: histogram {sli.histogram}_bucket{sli.selector} has no series "
+                            f"in the last {lookback_s:.0f}s: is the name right, and is it scraped?")
+            resolved.append(sli)
+            continue
+        from harness.evidence.queries import find_bound
+
+        le = find_bound(bounds, sli.threshold_s)
+        if le is None:
+            shown = ", ".join(text for text, _ in bounds)
+            problems.append(f"SLO {sli.slo}: threshold {sli.threshold_s * 1000:g}ms is not a bucket bound of "
+                            f"{sli.histogram} (its bounds are {shown}): choose one of them")
+            resolved.append(sli)
+            continue
+        resolved.append(sli.with_bound(le))
+    return resolved, problems
+
+
+def preflight(client: PromClient, slis: Sequence[SliQueries], at: float, lookback_s: float) -> list[str]:
+    """Every query runs once before anything is injected: it must parse and its metrics must exist."""
+    problems = []
+    for sli in slis:
+        for side, text in (("total", sli.total), ("good", sli.good), ("bad", sli.bad)):
+            if text is None:
+                continue
+            try:
+                client.query(increase_query(text, 60.0), at=at)
+                if is_selector(text) and not metric_exists(client, text, at - lookback_s, at):
+                    problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} has no series in the last "
+                                    f"{lookback_s:.0f}s (misspelt, renamed, or not scraped?)")
+            except EvidenceError as err:
+                problems.append(f"SLO {sli.slo}: {side} query failed: {err}")
+    return problems
+
+
+def client_counts(window: Mapping[str, float | int | None] | None) -> ClientCounts | None:
+    if window is None:
+        return None
+    return ClientCounts(int(window["requests"] or 0), int(window["failures"] or 0),
+                        float(window["achieved_rps"] or 0.0),
+                        None if window["requested_rps"] is None else float(window["requested_rps"]))

@@ -1,0 +1,1 @@
+"""Fault drivers: each fault is prepared (targets chosen, undo recipe known), journalled, then applied."""

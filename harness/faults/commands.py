@@ -1,0 +1,39 @@
+"""Faults that call out: an HTTP start/stop pair, a process start/stop pair, a Chaos Toolkit activity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.faults import undo
+from harness.faults.base import FaultCheck, FaultContext, Prepared
+from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
+
+
+def _ran(details: Mapping[str, Any]) -> FaultCheck:
+    return FaultCheck(True, str(details.get("result", "")))
+
+
+def prepare_http(fault: HttpFault, ctx: FaultContext) -> Prepared:
+    def apply() -> Mapping[str, Any]:
+        return {"result": undo.http_call(fault.start, f"{fault.name} start")}
+
+    return Prepared((fault.start.url,), undo.experiment_fault(ctx.experiment_path, ctx.fault_index), apply, _ran)
+
+
+def prepare_process(fault: ProcessFault, ctx: FaultContext) -> Prepared:
+    def apply() -> Mapping[str, Any]:
+        return {"result": undo.run_argv(fault.start, fault.timeout, f"{fault.name} start",
+                                        ctx.experiment_path.parent)}
+
+    return Prepared((" ".join(fault.start),), undo.experiment_fault(ctx.experiment_path, ctx.fault_index),
+                    apply, _ran)
+
+
+def prepare_chaostoolkit(fault: ChaosToolkit, ctx: FaultContext) -> Prepared:
+    recipe = undo.experiment_fault(ctx.experiment_path, ctx.fault_index) if fault.rollback else None
+
+    def apply() -> Mapping[str, Any]:
+        return {"result": undo.run_activity(fault.action, f"{fault.name} action")}
+
+    return Prepared((str(fault.action.get("name", "activity")),), recipe, apply, _ran)

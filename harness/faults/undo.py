@@ -1,0 +1,147 @@
+"""Undo recipes: how every fault is reverted, live or by `harness rollback` after a crash.
+
+A recipe is plain JSON. Secrets never go into it: faults configured from the experiment file (http,
+process, chaostoolkit) are undone by re-reading that file, so `${TOKEN}` is resolved again from the
+environment at rollback time instead of being written to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.errors import FaultError
+from harness.faults.base import Recipe
+from harness.procs import pid_alive
+
+log = logging.getLogger(__name__)
+
+
+def proxy_fault(url: str, name: str) -> Recipe:
+    return {"kind": "proxy-fault", "url": url, "name": name}
+
+
+def resume(pids: list[int]) -> Recipe:
+    return {"kind": "resume", "pids": pids}
+
+
+def kill_group(pids: list[int]) -> Recipe:
+    return {"kind": "kill-group", "pids": pids}
+
+
+def experiment_fault(experiment: Path, index: int) -> Recipe:
+    return {"kind": "experiment-fault", "experiment": str(experiment), "fault_index": index}
+
+
+def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
+    """Revert one fault. Safe to run twice. Returns what was done; raises FaultError on failure."""
+    kind = recipe.get("kind")
+    if kind == "proxy-fault":
+        return _delete_proxy_fault(str(recipe["url"]), str(recipe["name"]))
+    if kind == "resume":
+        return _signal_all([int(p) for p in recipe["pids"]], signal.SIGCONT, "resumed")
+    if kind == "kill-group":
+        return _kill_groups([int(p) for p in recipe["pids"]])
+    if kind == "experiment-fault":
+        return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]), environ)
+    raise FaultError(f"unknown undo recipe {kind!r}")
+
+
+def _delete_proxy_fault(url: str, name: str) -> str:
+    try:
+        response = requests.delete(f"{url}/faults/{name}", timeout=5)
+    except requests.ConnectionError:
+        return f"fault proxy at {url} is gone, and {name!r} with it"
+    except requests.RequestException as err:
+        raise FaultError(f"cannot remove {name!r} from the fault proxy at {url}: {err}") from err
+    if response.status_code not in (200, 204, 404):
+        raise FaultError(f"the fault proxy at {url} refused to remove {name!r}: HTTP {response.status_code}")
+    return f"removed {name!r} from the fault proxy"
+
+
+def _signal_all(pids: list[int], sig: signal.Signals, verb: str) -> str:
+    done = []
+    for pid in pids:
+        if not pid_alive(pid):
+            continue
+        try:
+            os.kill(pid, sig)
+            done.append(pid)
+        except ProcessLookupError:
+            continue
+        except PermissionError as err:
+            raise FaultError(f"cannot signal PID {pid}: {err}") from err
+    return f"{verb} PIDs {done}" if done else "nothing left to do (processes gone)"
+
+
+def _kill_groups(pids: list[int]) -> str:
+    done = []
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            done.append(pid)
+        except ProcessLookupError:
+            continue
+    return f"stopped process groups {done}" if done else "nothing left to do (processes gone)"
+
+
+def _undo_from_experiment(path: Path, index: int, environ: Mapping[str, str] | None) -> str:
+    from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
+    from harness.spec.loader import parse_model, read
+    from harness.spec.models import Experiment
+
+    experiment = parse_model(read(path), Experiment, environ)
+    fault = experiment.faults[index]
+    if isinstance(fault, HttpFault):
+        return http_call(fault.stop, f"{fault.name} stop")
+    if isinstance(fault, ProcessFault):
+        return run_argv(fault.stop, fault.timeout, f"{fault.name} stop", path.parent)
+    if isinstance(fault, ChaosToolkit) and fault.rollback is not None:
+        return run_activity(fault.rollback, f"{fault.name} rollback")
+    return "nothing to undo"
+
+
+def http_call(call: Any, what: str) -> str:
+    try:
+        response = requests.request(call.method, call.url, headers=call.headers, json=call.body,
+                                    timeout=call.timeout)
+    except requests.RequestException as err:
+        raise FaultError(f"{what}: {call.method} {call.url} failed: {type(err).__name__}") from err
+    if response.status_code not in call.expect_status:
+        raise FaultError(f"{what}: {call.method} {call.url} answered HTTP {response.status_code}, "
+                         f"expected one of {list(call.expect_status)}")
+    return f"{call.method} {call.url} → HTTP {response.status_code}"
+
+
+def run_argv(argv: tuple[str, ...], timeout_s: float, what: str, cwd: Path) -> str:
+    try:
+        done = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except FileNotFoundError as err:
+        raise FaultError(f"{what}: program {argv[0]!r} not found") from err
+    except subprocess.TimeoutExpired as err:
+        raise FaultError(f"{what}: {argv[0]} did not finish within {timeout_s:g}s") from err
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise FaultError(f"{what}: {argv[0]} exited with {done.returncode}: {' / '.join(tail)}")
+    return f"{argv[0]} exited 0"
+
+
+def run_activity(activity: Mapping[str, Any], what: str) -> str:
+    from chaoslib.activity import run_activity as ctk_run
+    from chaoslib.exceptions import ActivityFailed
+
+    try:
+        result = ctk_run(dict(activity), {}, {})
+    except ActivityFailed as err:
+        raise FaultError(f"{what}: the Chaos Toolkit activity failed: {err}") from err
+    except Exception as err:  # a provider's own exception: report it, never crash the run
+        raise FaultError(f"{what}: the Chaos Toolkit activity raised {type(err).__name__}: {err}") from err
+    log.debug("%s returned %r", what, result)
+    return f"Chaos Toolkit activity {activity.get('name', '?')!r} ran"

@@ -1,0 +1,225 @@
+"""Judging (pure): evidence in, verdicts out, each with its reason and the numbers behind it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from statistics import NormalDist
+from typing import Any
+
+from harness.evidence.counting import Count
+from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
+from harness.stats import decide_error_ratio
+from harness.verdict import Verdict, combine
+
+
+@dataclass(frozen=True)
+class ClientCounts:
+    """Locust's own counts for one window (the client side of the truth)."""
+
+    requests: int
+    failures: int
+    achieved_rps: float
+    requested_rps: float | None
+
+
+@dataclass(frozen=True)
+class PhaseEvidence:
+    """What was measured for one SLO over one phase's exact window."""
+
+    phase: str
+    start: float
+    end: float
+    total: Count
+    good: Count | None = None
+    bad: Count | None = None
+    telemetry_problems: tuple[str, ...] = ()
+    client: ClientCounts | None = None
+    queries: Mapping[str, str] = field(default_factory=dict)
+    quantiles: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhaseJudgement:
+    phase: str
+    start: float
+    end: float
+    good: float | None
+    bad: float | None
+    total: float | None
+    sli: float | None
+    burn_rate: float | None
+    budget_consumed: float | None
+    error_interval: tuple[float, float] | None
+    verdict: Verdict
+    reason: str
+    judged: bool
+    method: str
+    notes: tuple[str, ...] = ()
+    client: ClientCounts | None = None
+    client_server_difference: float | None = None
+    queries: Mapping[str, str] = field(default_factory=dict)
+    born_in_window: tuple[Mapping[str, str], ...] = ()
+    quantiles: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SloJudgement:
+    name: str
+    objective: Decimal
+    period_s: float
+    verdict: Verdict
+    reason: str
+    phases: tuple[PhaseJudgement, ...]
+    budget_consumed: float | None
+    budget_consumed_events: float | None
+    max_budget_consumed: float | None
+    max_burn_rate: float | None
+    peak_burn_rate: float | None
+    checks: tuple[tuple[str, Verdict, str], ...] = ()
+
+
+def budget_ratio(slo: InlineSLO) -> Decimal:
+    """B = 1 - T, exact: 1 - 0.999 in floats is 0.0010000000000000009."""
+    return (Decimal(100) - slo.objective) / Decimal(100)
+
+
+def z_for(confidence_percent: Decimal) -> float:
+    return NormalDist().inv_cdf(1 - (1 - float(confidence_percent) / 100) / 2)
+
+
+def _counts(evidence: PhaseEvidence) -> tuple[float | None, float | None, list[str]]:
+    """(bad, total) from the evidence, or None with the reasons the numbers cannot be used."""
+    problems = [f"total: {p}" for p in evidence.total.problems]
+    side = evidence.bad if evidence.bad is not None else evidence.good
+    side_name = "bad" if evidence.bad is not None else "good"
+    if side is None:
+        return None, None, ["no good or bad counter"]
+    problems += [f"{side_name}: {p}" for p in side.problems]
+    total = evidence.total.value
+    value = side.value
+    if total is None or value is None:
+        problems.append("no data for " + ("total" if total is None else side_name))
+        return None, None, problems
+    for name, number in (("total", total), (side_name, value)):
+        if not math.isfinite(number):
+            problems.append(f"{name} is {number}")
+    if problems:
+        return None, None, problems
+    bad = value if evidence.bad is not None else total - value
+    if bad < -1e-9 or bad > total + 1e-9:
+        return None, None, [f"{side_name} ({value:g}) does not fit total ({total:g})"]
+    return max(0.0, bad), total, []
+
+
+def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy, judged: bool) -> PhaseJudgement:
+    budget = budget_ratio(slo)
+    bad, total, problems = _counts(evidence)
+    length = evidence.end - evidence.start
+    base: dict[str, Any] = dict(phase=evidence.phase, start=evidence.start, end=evidence.end, judged=judged,
+                method=evidence.total.method, client=evidence.client, queries=evidence.queries,
+                born_in_window=_born(evidence), quantiles=evidence.quantiles)
+    if bad is None or total is None:
+        return PhaseJudgement(good=None, bad=None, total=None, sli=None, burn_rate=None, budget_consumed=None,
+                              error_interval=None, verdict="INCONCLUSIVE", reason="; ".join(problems), **base)
+    burn = (bad / total) / float(budget) if total > 0 else None
+    consumed = burn * length / slo.period if burn is not None else None
+    decision = decide_error_ratio(bad, total, budget, policy.min_events, z_for(policy.confidence))
+    verdict: Verdict = decision.verdict
+    reasons = [decision.reason]
+    notes = _notes(evidence, total, bad)
+    if verdict != "FAIL":
+        blockers = [*evidence.telemetry_problems, *_load_shortfall(evidence.client, policy)]
+        if blockers:
+            verdict, reasons = "INCONCLUSIVE", [*blockers, decision.reason]
+    difference = _client_difference(evidence.client, total)
+    if difference is not None and abs(difference) > float(policy.client_server_tolerance) / 100:
+        notes.append(f"client and server disagree: Locust counted {evidence.client.requests if evidence.client else 0}"
+                     f" requests, Prometheus {total:.0f} ({difference:+.2%})")
+    return PhaseJudgement(good=total - bad, bad=bad, total=total, sli=(total - bad) / total if total else None,
+                          burn_rate=burn, budget_consumed=consumed, error_interval=(decision.low, decision.high),
+                          verdict=verdict, reason="; ".join(reasons), notes=tuple(notes),
+                          client_server_difference=difference, **base)
+
+
+def _born(evidence: PhaseEvidence) -> tuple[Mapping[str, str], ...]:
+    counts = [c for c in (evidence.total, evidence.good, evidence.bad) if c is not None]
+    return tuple(labels for count in counts for labels in count.born_in_window)
+
+
+def _notes(evidence: PhaseEvidence, total: float, bad: float) -> list[str]:
+    notes = []
+    resets = sum(c.resets for c in (evidence.total, evidence.good, evidence.bad) if c is not None)
+    if resets:
+        notes.append(f"{resets} counter reset(s) in the window, counted exactly")
+    born = _born(evidence)
+    if born:
+        notes.append(f"{len(born)} series born inside the window")
+    return notes
+
+
+def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:
+    if client is None or client.requested_rps is None or client.requested_rps <= 0:
+        return []
+    ratio = client.achieved_rps / client.requested_rps
+    if ratio < policy.min_achieved_rps_ratio:
+        return [f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
+                f"({ratio:.0%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})"]
+    return []
+
+
+def _client_difference(client: ClientCounts | None, total: float) -> float | None:
+    if client is None or client.requests == 0:
+        return None
+    return (total - client.requests) / client.requests
+
+
+def judge_slo(
+    slo: InlineSLO,
+    hypothesis: Hypothesis,
+    evidence: Sequence[PhaseEvidence],
+    policy: EvidencePolicy,
+    peak_burn_rate: float | None = None,
+) -> SloJudgement:
+    """Phase verdicts, then the run-wide budget and burn-rate checks of the hypothesis."""
+    judged_names = set(hypothesis.judged_phases)
+    phases = tuple(judge_phase(e, slo, policy, e.phase in judged_names) for e in evidence)
+    judged = [p for p in phases if p.judged]
+    checks: list[tuple[str, Verdict, str]] = [(f"phase {p.phase}", p.verdict, p.reason) for p in judged]
+    spending = [p for p in phases if p.phase != "warmup"]
+    consumed: float | None = None
+    spent = sum(p.budget_consumed or 0.0 for p in spending)
+    complete = bool(spending) and all(p.burn_rate is not None for p in spending)
+    if complete:
+        consumed = spent
+    events_consumed = None
+    if hypothesis.period_events is not None and spending and all(p.bad is not None for p in spending):
+        bad_total = sum(p.bad or 0.0 for p in spending)
+        events_consumed = bad_total / (float(budget_ratio(slo)) * hypothesis.period_events)
+    limit = float(hypothesis.max_budget_consumed) / 100 if hypothesis.max_budget_consumed is not None else None
+    if limit is not None:
+        checks.append(_limit_check("budget consumed", spent, limit, "{:.4%}", complete))
+    burns = [p.burn_rate for p in spending if p.burn_rate is not None]
+    peak = max([*burns, *([peak_burn_rate] if peak_burn_rate is not None else [])], default=None)
+    if hypothesis.max_burn_rate is not None:
+        checks.append(_limit_check("burn rate", peak, hypothesis.max_burn_rate, "{:.2f}", complete))
+    verdict = combine(c[1] for c in checks)
+    reason = "; ".join(f"{name}: {why}" for name, v, why in checks if v == verdict) if verdict != "PASS" else \
+        "every judged phase and limit held"
+    return SloJudgement(slo.name, slo.objective, slo.period, verdict, reason, phases, consumed, events_consumed,
+                        limit, hypothesis.max_burn_rate, peak, tuple(checks))
+
+
+def _limit_check(name: str, value: float | None, limit: float, fmt: str,
+                 complete: bool) -> tuple[str, Verdict, str]:
+    """A run-wide limit. Phases without usable counts leave it unknown, unless the phases that do have
+    counts already exceed it (spent budget only grows, a peak only rises): then it failed regardless."""
+    if value is None or (not complete and value <= limit):
+        return name, "INCONCLUSIVE", f"{name} unknown: no usable counts for every phase"
+    shown = fmt.format(value)
+    if value > limit:
+        at_least = "" if complete else "at least "
+        return name, "FAIL", f"{name} {at_least}{shown} exceeds the limit {fmt.format(limit)}"
+    return name, "PASS", f"{name} {shown} within the limit {fmt.format(limit)}"

@@ -1,0 +1,154 @@
+"""Planning (pure): the phase timeline, the fault schedule and the exact queries of a run.
+
+`harness plan` prints a Plan; `harness run` executes one. Offsets are seconds from the start of load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.evidence.queries import increase_query, is_selector, raw_samples_query
+from harness.promql import histogram_selectors, le_text
+from harness.spec.faults import FaultBase
+from harness.spec.loader import LoadedExperiment
+from harness.spec.models import PHASE_ORDER, InlineSLO, PhaseName
+
+LOCAL_SCRAPE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    name: PhaseName
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class FaultSlot:
+    index: int
+    fault: FaultBase
+    start: float
+    end: float
+
+    @property
+    def name(self) -> str:
+        return self.fault.name
+
+
+@dataclass(frozen=True)
+class SliQueries:
+    """The counters behind one SLO: `bad` (or `good`) and `total`, selectors or {{window}} expressions."""
+
+    slo: str
+    kind: str  # "ratio" | "latency"
+    good: str | None
+    bad: str | None
+    total: str
+    histogram: str | None = None
+    selector: str = ""
+    threshold_s: float | None = None
+
+    @property
+    def exact_countable(self) -> bool:
+        return all(is_selector(q) for q in (self.good, self.bad, self.total) if q is not None)
+
+    def with_bound(self, le: str) -> SliQueries:
+        """A latency SLI with the bucket bound spelled as Prometheus stores it."""
+        if self.histogram is None:
+            return self
+        good, total = histogram_selectors(self.histogram, self.selector, le)
+        return SliQueries(self.slo, self.kind, good, None, total, self.histogram, self.selector, self.threshold_s)
+
+
+@dataclass(frozen=True)
+class Plan:
+    experiment: str
+    phases: tuple[PhaseSpan, ...]
+    faults: tuple[FaultSlot, ...]
+    slis: tuple[SliQueries, ...]
+    scrape_interval_s: float
+    settle_s: float
+    guard_s: float
+
+    @property
+    def lookback_s(self) -> float:
+        """How far before a window exact counting looks for each series' baseline sample."""
+        return max(5.0, 3 * self.scrape_interval_s)
+
+    @property
+    def duration(self) -> float:
+        return self.phases[-1].end if self.phases else 0.0
+
+    def phase(self, name: str) -> PhaseSpan:
+        for span in self.phases:
+            if span.name == name:
+                return span
+        raise KeyError(name)
+
+    def sli(self, slo: str) -> SliQueries:
+        for queries in self.slis:
+            if queries.slo == slo:
+                return queries
+        raise KeyError(slo)
+
+
+def sli_queries(slo: InlineSLO) -> SliQueries:
+    if slo.sli.ratio is not None:
+        ratio = slo.sli.ratio
+        return SliQueries(slo.name, "ratio", ratio.good, ratio.bad, ratio.total)
+    latency = slo.sli.latency
+    assert latency is not None
+    good, total = histogram_selectors(latency.histogram, latency.selector, le_text(latency.threshold))
+    return SliQueries(slo.name, "latency", good, None, total, latency.histogram, latency.selector, latency.threshold)
+
+
+def build_plan(loaded: LoadedExperiment) -> Plan:
+    experiment = loaded.experiment
+    offset = 0.0
+    spans = []
+    for name in PHASE_ORDER:
+        length = experiment.phases.length(name)
+        spans.append(PhaseSpan(name, offset, offset + length))
+        offset += length
+    fault_start = spans[PHASE_ORDER.index("fault")].start
+    slots = tuple(
+        FaultSlot(index, fault, fault_start + fault.at, fault_start + fault.at + fault.length)
+        for index, fault in enumerate(experiment.faults)
+    )
+    scrape = (experiment.prometheus.scrape_interval if experiment.prometheus and experiment.target.platform != "local"
+              else LOCAL_SCRAPE_INTERVAL_S)
+    settle = experiment.evidence.settle if experiment.evidence.settle is not None else 2 * scrape + 1.0
+    return Plan(
+        experiment=loaded.name,
+        phases=tuple(spans),
+        faults=slots,
+        slis=tuple(sli_queries(slo) for slo in loaded.slos),
+        scrape_interval_s=scrape,
+        settle_s=settle,
+        guard_s=experiment.evidence.guard,
+    )
+
+
+def judged_window(plan: Plan, phase: str) -> tuple[float, float]:
+    """The offsets judged for a phase: the phase without its guard bands."""
+    span = plan.phase(phase)
+    return span.start + plan.guard_s, span.end - plan.guard_s
+
+
+def window_queries(queries: SliQueries, window_s: float, exact: bool, lookback_s: float) -> dict[str, str]:
+    """The PromQL that counts each side of an SLI over a window, evaluated at the window's end.
+
+    Exact counting reads the raw samples of the window plus a lookback for each series' baseline.
+    """
+    shown: dict[str, str] = {}
+    for side in ("good", "bad", "total"):
+        text = getattr(queries, side)
+        if text is None:
+            continue
+        use_exact = exact and queries.exact_countable
+        shown[side] = raw_samples_query(text, window_s + lookback_s) if use_exact else increase_query(text, window_s)
+    return shown

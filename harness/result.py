@@ -1,0 +1,108 @@
+"""The result file (`result.json`): the spec's fields plus the evidence behind every number."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.judge import PhaseJudgement, SloJudgement
+from harness.run.faultrunner import FaultRecord
+from harness.run.state import ExpectationResult, RunState
+
+RESULT_NAME = "result.json"
+
+
+def _num(value: float | None, digits: int = 6) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def _phase(p: PhaseJudgement) -> dict[str, Any]:
+    return {
+        "start": p.start, "end": p.end, "judged": p.judged,
+        "good": _num(p.good, 3), "bad": _num(p.bad, 3), "total": _num(p.total, 3), "sli": _num(p.sli),
+        "verdict": p.verdict, "reason": p.reason,
+        "burn_rate": _num(p.burn_rate, 4), "budget_consumed": _num(p.budget_consumed, 8),
+        "error_ratio_interval": [_num(x, 8) for x in p.error_interval] if p.error_interval else None,
+        "method": p.method, "notes": list(p.notes),
+        "born_in_window": [dict(labels) for labels in p.born_in_window],
+        "client": None if p.client is None else {
+            "requests": p.client.requests, "failures": p.client.failures,
+            "achieved_rps": _num(p.client.achieved_rps, 2), "requested_rps": _num(p.client.requested_rps, 2)},
+        "client_server_difference": _num(p.client_server_difference, 5),
+        "queries": dict(p.queries),
+        "latency_quantiles_s": {k: _num(v, 4) for k, v in p.quantiles.items()} or None,
+    }
+
+
+def _slo(s: SloJudgement, source: str | None) -> dict[str, Any]:
+    return {
+        "name": s.name, "objective": float(s.objective), "period_s": s.period_s, "source": source,
+        "verdict": s.verdict, "reason": s.reason,
+        "budget_consumed": _num(s.budget_consumed, 8),
+        "budget_consumed_events": _num(s.budget_consumed_events, 8),
+        "max_budget_consumed": _num(s.max_budget_consumed, 8),
+        "peak_burn_rate": _num(s.peak_burn_rate, 4), "max_burn_rate": s.max_burn_rate,
+        "checks": [{"check": name, "verdict": verdict, "reason": why} for name, verdict, why in s.checks],
+        "phases": {p.phase: _phase(p) for p in s.phases},
+    }
+
+
+def _fault(f: FaultRecord) -> dict[str, Any]:
+    return {
+        "name": f.name, "type": f.type, "targets": list(f.targets),
+        "planned": {"start": f.planned_start, "end": f.planned_end},
+        "started": f.started, "ended": f.ended, "reverted": f.reverted,
+        "took_effect": None if f.check is None else f.check.took_effect,
+        "observed": None if f.check is None else f.check.observed,
+        "error": f.error, "revert_error": f.revert_error,
+        "details": {k: v for k, v in f.details.items() if k != "counters_before"},
+    }
+
+
+def _expectation(e: ExpectationResult) -> dict[str, Any]:
+    return {"kind": e.kind, "target": e.target, "within": f"{e.within_s:g}s", "verdict": e.verdict,
+            "observed": None if e.observed_s is None else f"{e.observed_s:.1f}s",
+            "observed_s": _num(e.observed_s, 3), "reason": e.reason}
+
+
+def result_document(state: RunState) -> dict[str, Any]:
+    return {
+        "experiment": state.experiment,
+        "run_id": state.run_id,
+        "verdict": state.verdict,
+        "exit_code": state.exit_code,
+        "reason": state.reason,
+        "status": state.verdict_status,
+        "platform": state.platform,
+        "started": state.started,
+        "ended": state.ended,
+        "halted": state.halted,
+        "phases": state.phases,
+        "slos": [_slo(s, state.slo_sources.get(s.name)) for s in state.slos],
+        "faults": [_fault(f) for f in state.faults],
+        "expectations": [_expectation(e) for e in state.expectations],
+        "load": state.load,
+        "abort_checks": state.abort_checks,
+        "problems": state.problems,
+    }
+
+
+def write_result(state: RunState) -> Path:
+    """Write result.json atomically, so a reader never sees half a file."""
+    path = state.run_dir / RESULT_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result_document(state), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_result(path: Path) -> Mapping[str, Any]:
+    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data

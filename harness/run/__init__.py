@@ -1,0 +1,1 @@
+"""Running an experiment: platform, load, timeline, faults, evidence, verdict."""

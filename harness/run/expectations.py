@@ -1,0 +1,93 @@
+"""Proof that remediation works: recovery time, alert firing time, replicas restored (from Prometheus)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from harness.errors import EvidenceError
+from harness.judge import budget_ratio
+from harness.plan import SliQueries
+from harness.prom.client import PromClient
+from harness.run.guard import burn_query
+from harness.run.state import ExpectationResult
+from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
+from harness.verdict import Verdict
+
+
+def _points(client: PromClient, query: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
+    answer = client.query_range(query, start, end, step)
+    points = [p for series in answer.matrix for p in series.points]
+    return sorted(points)
+
+
+def _result(kind: str, target: str, within: float, observed: float | None, why: str) -> ExpectationResult:
+    if observed is None:
+        return ExpectationResult(kind, target, within, "FAIL", None, why)
+    verdict: Verdict = "PASS" if observed <= within else "FAIL"
+    return ExpectationResult(kind, target, within, verdict, observed,
+                             f"{why} after {observed:.1f}s ({'within' if verdict == 'PASS' else 'beyond'} "
+                             f"{within:g}s)")
+
+
+def recovers(client: PromClient, expect: ExpectRecovers, slo: InlineSLO, sli: SliQueries,
+             fault_end: float, run_end: float, step: float) -> ExpectationResult:
+    """Time from the end of the last fault until the trailing good ratio is back at the objective for good."""
+    objective_error = float(budget_ratio(slo))
+    points = _points(client, burn_query(sli, expect.window), fault_end, run_end, step)
+    recovered_at = None
+    for t, error_ratio in points:
+        healthy = math.isfinite(error_ratio) and error_ratio <= objective_error
+        if healthy and recovered_at is None:
+            recovered_at = t
+        elif not healthy:
+            recovered_at = None
+    if not points:
+        return ExpectationResult("recovers", slo.name, expect.within, "INCONCLUSIVE", None,
+                                 "no data after the last fault to judge recovery")
+    if recovered_at is None:
+        return _result("recovers", slo.name, expect.within, None,
+                       f"not back at {slo.objective}% over a {expect.window:g}s window by the end of the run "
+                       f"({run_end - fault_end:.0f}s after the last fault)")
+    return _result("recovers", slo.name, expect.within, max(0.0, recovered_at - fault_end),
+                   f"back at {slo.objective}% over a trailing {expect.window:g}s window")
+
+
+def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run_end: float,
+                step: float) -> ExpectationResult:
+    query = f'max(ALERTS{{alertname="{expect.alert}",alertstate="firing"}})'
+    points = _points(client, query, first_fault, run_end, step)
+    fired = next((t for t, v in points if v >= 1), None)
+    if fired is None:
+        return _result("alert", expect.alert, expect.within, None,
+                       f"alert {expect.alert} never reached firing ({run_end - first_fault:.0f}s observed)")
+    return _result("alert", expect.alert, expect.within, fired - first_fault, f"alert {expect.alert} fired")
+
+
+def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Sequence[float], run_end: float,
+                   step: float, metric: str = "shop_replicas_ready") -> ExpectationResult:
+    target = f"{expect.replicas_ready} replicas"
+    if not kills:
+        return ExpectationResult("replicas_ready", target, expect.within, "INCONCLUSIVE", None,
+                                 "no pod-kill happened to count from")
+    worst = 0.0
+    for kill in kills:
+        points = _points(client, f"max({metric})", kill, run_end, step)
+        dipped = [t for t, v in points if v < expect.replicas_ready]
+        restored = next((t for t, v in points if v >= expect.replicas_ready and (not dipped or t > dipped[0])),
+                        None)
+        if restored is None:
+            return _result("replicas_ready", target, expect.within, None,
+                           f"{target} not ready again by the end of the run")
+        worst = max(worst, restored - kill if dipped else 0.0)
+    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again")
+
+
+def safe(call: object, kind: str, target: str, within: float) -> ExpectationResult:
+    """Run one expectation; a failing query makes it INCONCLUSIVE rather than crashing the verdict."""
+    try:
+        result = call() if callable(call) else None
+    except EvidenceError as err:
+        return ExpectationResult(kind, target, within, "INCONCLUSIVE", None, f"query failed: {err}")
+    assert isinstance(result, ExpectationResult)
+    return result

@@ -1,0 +1,130 @@
+"""Injects and reverts faults, journalling each step; `revert_all` runs on every path out of a run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import FaultError, HarnessError
+from harness.faults.base import FaultCheck, FaultContext, Prepared
+from harness.faults.registry import prepare
+from harness.faults.undo import apply_undo
+from harness.plan import FaultSlot
+from harness.run.journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FaultRecord:
+    """What happened to one fault: real timestamps, targets, revert outcome and its effect check."""
+
+    name: str
+    type: str
+    planned_start: float
+    planned_end: float
+    targets: tuple[str, ...] = ()
+    started: float | None = None
+    ended: float | None = None
+    reverted: bool | None = None
+    error: str | None = None
+    revert_error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    check: FaultCheck | None = None
+    prepared: Prepared | None = None
+    undo: Mapping[str, Any] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.started is not None and self.ended is None
+
+
+class FaultRunner:
+    def __init__(self, journal: Journal, context: Callable[[FaultSlot], FaultContext],
+                 clock: Callable[[], float]) -> None:
+        self._journal = journal
+        self._context = context
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.records: dict[str, FaultRecord] = {}
+
+    def inject(self, slot: FaultSlot) -> FaultRecord:
+        fault = slot.fault
+        record = FaultRecord(fault.name, str(fault.type), slot.start, slot.end)
+        self.records[fault.name] = record
+        try:
+            prepared = prepare(fault, self._context(slot))
+        except HarnessError as err:
+            record.error = str(err)
+            log.error("fault %s could not be prepared: %s", fault.name, err)
+            return record
+        record.targets, record.prepared, record.undo = prepared.targets, prepared, prepared.undo
+        with self._lock:
+            self._journal.write("intent", fault.name, type=record.type, targets=list(prepared.targets),
+                                undo=prepared.undo)
+            record.started = self._clock()
+            try:
+                details = dict(prepared.apply())
+            except (HarnessError, OSError) as err:
+                record.error = f"injection failed: {err}"
+                log.error("fault %s: %s", fault.name, record.error)
+                details = {}
+            post_undo = details.pop("undo", None)
+            if post_undo is not None:
+                record.undo = post_undo
+            self._journal.write("applied", fault.name, undo=post_undo)
+            record.details = details
+        log.info("fault %s injected on %s", fault.name, ", ".join(prepared.targets) or "nothing")
+        if not fault.persists:
+            self._finish(record, reverted=None)
+        return record
+
+    def revert(self, name: str) -> None:
+        record = self.records.get(name)
+        if record is None or not record.active:
+            return
+        with self._lock:
+            if record.undo is None:
+                self._finish(record, reverted=True)
+                return
+            try:
+                result = apply_undo(record.undo)
+            except FaultError as err:
+                record.revert_error = str(err)
+                self._journal.write("revert-failed", name, error=str(err))
+                log.error("REVERT FAILED for fault %s: %s (run `harness rollback` on the run dir)", name, err)
+                self._finish(record, reverted=False)
+                return
+            self._journal.write("reverted", name, result=result)
+            self._finish(record, reverted=True)
+        log.info("fault %s reverted", name)
+
+    def revert_all(self) -> None:
+        """Revert every active fault, newest first. Never raises: each failure is recorded loudly."""
+        for record in reversed(list(self.records.values())):
+            if record.active:
+                self.revert(record.name)
+
+    def _finish(self, record: FaultRecord, reverted: bool | None) -> None:
+        record.ended = self._clock()
+        record.reverted = reverted
+
+    def verify_all(self) -> None:
+        for record in self.records.values():
+            prepared = record.prepared
+            if record.error is not None:
+                record.check = FaultCheck(False, record.error)
+            elif not record.targets:
+                record.check = FaultCheck(False, "aimed at nothing: no target matched the selector")
+            elif prepared is not None and prepared.verify is not None:
+                try:
+                    record.check = prepared.verify(record.details)
+                except (HarnessError, OSError) as err:
+                    record.check = FaultCheck(None, f"could not check the effect: {err}")
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for r in self.records.values() if r.active)

@@ -1,0 +1,71 @@
+"""Ctrl-C, SIGTERM (a cancelled CI job) and the kill switch halt a run the same way as an abort.
+
+While faults are being reverted the handlers are shielded: a second Ctrl-C cannot cut a revert short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+KILL_SWITCH_SIGNAL = signal.SIGUSR1
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, KILL_SWITCH_SIGNAL)
+
+
+class Halt(BaseException):
+    """Raised in the main thread to halt a run; carries the reason shown in the result."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Interrupts:
+    def __init__(self, stop_file: Path | None = None) -> None:
+        self.stop_file = stop_file
+        self.reason: str | None = None
+        self._shielded = 0
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in _SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        reason = "kill switch (SIGUSR1)" if signum == KILL_SWITCH_SIGNAL else f"interrupted by {name}"
+        if self._shielded:
+            log.warning("%s received while reverting faults: finishing the revert first", name)
+            self.reason = self.reason or reason
+            return
+        if self.reason is None:
+            self.reason = reason
+            raise Halt(reason)
+
+    def check(self) -> None:
+        """Raise Halt if a signal arrived during a shielded section or the stop file appeared."""
+        if self.stop_file is not None and self.stop_file.exists() and self.reason is None:
+            self.reason = f"kill switch: stop file {self.stop_file} appeared"
+            raise Halt(self.reason)
+
+    @contextlib.contextmanager
+    def shield(self) -> Iterator[None]:
+        self._shielded += 1
+        try:
+            yield
+        finally:
+            self._shielded -= 1

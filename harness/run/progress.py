@@ -1,0 +1,67 @@
+"""Live progress while a run goes: phase, time left, current SLIs, burn rate and load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.errors import EvidenceError
+from harness.judge import budget_ratio
+from harness.load.driver import LoadRun
+from harness.plan import Plan
+from harness.prom.client import PromClient
+from harness.run.faultrunner import FaultRunner
+from harness.run.guard import burn_query
+from harness.run.state import RunState
+from harness.spec.loader import LoadedExperiment
+
+LIVE_WINDOW_S = 10.0
+
+
+@dataclass(frozen=True)
+class SliNow:
+    slo: str
+    sli: float | None
+    burn_rate: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    phase: str
+    phase_left_s: float
+    run_left_s: float
+    slis: tuple[SliNow, ...]
+    rps: float
+    requests: int
+    failures: int
+    active_faults: tuple[str, ...]
+
+
+ProgressSink = Callable[[Snapshot], None]
+
+
+class Progress:
+    def __init__(self, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner, state: RunState,
+                 sink: ProgressSink, loaded: LoadedExperiment) -> None:
+        self._plan, self._client, self._load, self._faults = plan, client, load, faults
+        self._state, self._sink, self._loaded = state, sink, loaded
+
+    def tick(self, now: float) -> None:
+        offset = now - self._load.started_at
+        span = next((p for p in self._plan.phases if p.start <= offset < p.end), self._plan.phases[-1])
+        latest = self._load.latest(5.0)
+        self._sink(Snapshot(span.name, max(0.0, span.end - offset), max(0.0, self._plan.duration - offset),
+                            tuple(self._sli_now(h.slo, now) for h in self._loaded.experiment.hypothesis),
+                            latest.achieved_rps, latest.requests, latest.failures,
+                            tuple(r.name for r in self._faults.records.values() if r.active)))
+
+    def _sli_now(self, name: str, now: float) -> SliNow:
+        try:
+            answer = self._client.query(burn_query(self._plan.sli(name), LIVE_WINDOW_S), at=now)
+        except EvidenceError:
+            return SliNow(name, None, None)
+        values = [s.value for s in answer.vector if s.value == s.value]
+        if not values:
+            return SliNow(name, None, None)
+        error_ratio = values[0]
+        return SliNow(name, 1.0 - error_ratio, error_ratio / float(budget_ratio(self._loaded.slo(name))))

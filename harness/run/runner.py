@@ -1,0 +1,261 @@
+"""`harness run`: one experiment, start to verdict, reading as a list of named steps.
+
+Every path out of a run (success, failure, exception, abort, Ctrl-C, SIGTERM) reverts every fault,
+stops the load and the platform, and writes result.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.errors import EvidenceError, HarnessError, LoadError, PlatformError, SpecError, UnsupportedError
+from harness.faults.base import FaultContext
+from harness.judge import SloJudgement
+from harness.load.driver import LoadRun, start_load
+from harness.plan import FaultSlot, Plan, build_plan
+from harness.prom.client import PromClient
+from harness.result import write_result
+from harness.run import evaluate
+from harness.run.faultrunner import FaultRunner
+from harness.run.guard import AbortGuard
+from harness.run.interrupts import Halt, Interrupts
+from harness.run.journal import Journal
+from harness.run.loadconfig import load_config
+from harness.run.platforms import RunningPlatform, open_platform
+from harness.run.progress import Progress, ProgressSink
+from harness.run.state import RunState
+from harness.run.timeline import Ticker, run_timeline
+from harness.spec.loader import LoadedExperiment
+from harness.verdict import EXIT_CODES, EXIT_INVALID, combine
+
+log = logging.getLogger(__name__)
+
+REFUSED_EXIT = 6
+LAST_SECOND_MARGIN_S = 0.1  # Locust's recorder writes second S at S + 1.02 s
+
+
+class Refused(HarnessError):
+    """The pre-run budget gate refused to start the experiment."""
+
+
+class Inconclusive(HarnessError):
+    """The run cannot produce evidence (e.g. a metric is missing); stopped before any injection."""
+
+
+@dataclass
+class RunOptions:
+    output: Path = Path("runs")
+    run_dir: Path | None = None
+    stop_file: Path | None = None
+    progress: ProgressSink | None = None
+    progress_every_s: float = 2.0
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    interrupts: Interrupts = field(default_factory=Interrupts)
+
+
+def new_run_dir(options: RunOptions, name: str, now: float) -> tuple[str, Path]:
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{stamp}-{name}"
+    if options.run_dir is not None:
+        return run_id, options.run_dir.resolve()
+    output = options.output.resolve()  # children (Prometheus, Caddy) run in other working directories
+    run_dir = output / run_id
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = output / f"{run_id}-{suffix}"
+    return run_dir.name, run_dir
+
+
+def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
+    """Run one experiment and return its recorded state (result.json is already written)."""
+    plan = build_plan(loaded)
+    if loaded.experiment.target.platform == "kubernetes":
+        raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
+                               "runs 'local' and 'external' experiments only (nothing was started)")
+    run_id, run_dir = new_run_dir(options, loaded.name, options.clock())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
+                     slo_sources=dict(loaded.slo_sources))
+    faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
+                         options.clock)
+    platform_ref: list[RunningPlatform] = []
+    interrupts = options.interrupts
+    interrupts.stop_file = options.stop_file
+    interrupts.install()
+    try:
+        with ExitStack() as cleanup:
+            _execute(loaded, plan, state, faults, platform_ref, cleanup, options)
+    except Halt as halt:
+        state.halted = halt.reason
+    except Refused as err:
+        state.verdict, state.verdict_status, state.reason = "INCONCLUSIVE", "REFUSED", str(err)
+        state.exit_code = REFUSED_EXIT
+    except Inconclusive as err:
+        state.verdict, state.reason = "INCONCLUSIVE", str(err)
+    except SpecError as err:
+        state.verdict_status, state.reason, state.exit_code = "INVALID", str(err), EXIT_INVALID
+        state.verdict = "ERROR"
+    except (PlatformError, LoadError, EvidenceError, HarnessError) as err:
+        state.verdict, state.reason = "ERROR", f"{type(err).__name__}: {err}"
+    except Exception as err:
+        log.exception("the run failed unexpectedly")
+        state.verdict, state.reason = "ERROR", f"unexpected {type(err).__name__}: {err}"
+    finally:
+        interrupts.uninstall()
+        state.faults = list(faults.records.values())
+        state.ended = options.clock()
+        _conclude(state)
+        write_result(state)
+    return state
+
+
+def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[RunningPlatform],
+                   run_dir: Path, run_id: str) -> FaultContext:
+    return FaultContext(platform_ref[0], run_dir, loaded.path, slot.index, run_id)
+
+
+def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: FaultRunner,
+             platform_ref: list[RunningPlatform], cleanup: ExitStack, options: RunOptions) -> None:
+    interrupts = options.interrupts
+    platform = open_platform(loaded, state.run_dir)
+    cleanup.callback(_shielded, interrupts, platform.close)
+    platform_ref.append(platform)
+    state.prometheus_url = platform.prometheus_url
+    client = _client(loaded, platform)
+    plan = evaluate.check_before_start(client, loaded, plan, options.clock())
+    load = _start_load(loaded, plan, platform, state)
+    cleanup.callback(_shielded, interrupts, load.stop)
+    cleanup.callback(_shielded, interrupts, faults.revert_all)
+    try:
+        run_timeline(plan, load.started_at, faults, state.phases, _tickers(loaded, plan, client, load, faults,
+                     state, options), interrupts, options.clock, options.sleep)
+    except Halt as halt:
+        state.halted = halt.reason
+    with interrupts.shield():
+        faults.revert_all()
+    _wait_unless_halted(lambda: _finish_last_second(state, options), state)
+    with interrupts.shield():
+        load.stop()
+    _wait_unless_halted(lambda: _settle(plan, state, options), state)
+    with interrupts.shield():
+        faults.verify_all()
+        state.load = evaluate.load_summary(load, state)
+        state.slos = evaluate.judge_all(client, loaded, plan, state, load)
+        state.expectations = evaluate.expectations(client, loaded, plan, state, faults)
+
+
+def _shielded(interrupts: Interrupts, call: Callable[[], None]) -> None:
+    with interrupts.shield():
+        try:
+            call()
+        except Exception as err:
+            log.error("cleanup step failed: %s", err)
+
+
+def _client(loaded: LoadedExperiment, platform: RunningPlatform) -> PromClient:
+    config = loaded.experiment.prometheus
+    headers = dict(config.headers) if config and loaded.experiment.target.platform != "local" else {}
+    timeout = config.timeout if config else 10.0
+    client = PromClient(platform.prometheus_url, headers, timeout)
+    client.check_reachable()
+    return client
+
+
+def _start_load(loaded: LoadedExperiment, plan: Plan, platform: RunningPlatform, state: RunState) -> LoadRun:
+    host = platform.load_host
+    if host is None:
+        raise LoadError("no host to load: set load.host in the experiment or host in the load profile")
+    load = start_load(load_config(loaded, plan, host), state.run_dir)
+    state.load_started = load.started_at
+    return load
+
+
+def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
+             state: RunState, options: RunOptions) -> list[Ticker]:
+    tickers = []
+    if options.progress is not None:
+        progress = Progress(plan, client, load, faults, state, options.progress, loaded)
+        tickers.append(Ticker(options.progress_every_s, progress.tick))
+    abort = loaded.experiment.abort
+    if abort is not None:
+        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan))
+
+        def check(now: float) -> None:
+            if faults.active_count == 0:
+                return
+            reason = guard.check(client, now)
+            state.abort_checks = guard.checks
+            if reason is not None:
+                state.aborted_by_guard = reason
+                raise Halt(reason)
+
+        tickers.append(Ticker(abort.check_every, check))
+    return tickers
+
+
+def _wait_unless_halted(wait: Callable[[], None], state: RunState) -> None:
+    """A wait after the timeline: a signal now halts the run, but the evidence so far is still judged."""
+    try:
+        wait()
+    except Halt as halt:
+        state.halted = state.halted or halt.reason
+
+
+def _finish_last_second(state: RunState, options: RunOptions) -> None:
+    """Keep the load until the second holding the last phase end is recorded whole.
+
+    Locust's record counts whole seconds and a phase edge takes its share pro rata: a second cut short
+    by stopping Locust would undercount the last phase. Not after a halt: then stopping fast matters more.
+    """
+    if state.halted is not None:
+        return
+    last = max((p.get("end", 0.0) for p in state.phases.values()), default=0.0)
+    wait = math.floor(last) + 1 + LAST_SECOND_MARGIN_S - options.clock()
+    if last > 0 and wait > 0:
+        options.sleep(wait)
+
+
+def _settle(plan: Plan, state: RunState, options: RunOptions) -> None:
+    """Wait until the last scrape after the last judged moment has landed."""
+    last = max((p.get("end", 0.0) for p in state.phases.values()), default=options.clock())
+    wait = last + plan.settle_s - options.clock()
+    if wait > 0:
+        log.info("waiting %.1fs for the last scrapes to land", wait)
+        options.sleep(wait)
+
+
+def _conclude(state: RunState) -> None:
+    if state.exit_code is not None and state.verdict is not None:
+        return
+    if state.verdict == "ERROR" or (state.verdict == "INCONCLUSIVE" and not state.slos):
+        state.exit_code = EXIT_CODES[state.verdict]
+        return
+    verdicts = [s.verdict for s in state.slos] + [e.verdict for e in state.expectations]
+    for record in state.faults:
+        if record.check is not None and record.check.took_effect is False:
+            verdicts.append("INCONCLUSIVE")
+            state.problems.append(f"fault {record.name} did not take effect: {record.check.observed}")
+    overall = combine(verdicts)
+    reverts_failed = [f.name for f in state.faults if f.reverted is False]
+    if reverts_failed:
+        state.problems.append(f"ROLLBACK FAILED for {', '.join(reverts_failed)}: run `harness rollback "
+                              f"{state.run_dir}`")
+        overall = "ERROR"
+    elif state.halted is not None:
+        overall = "ABORTED"
+    state.verdict = overall
+    state.reason = state.halted or _reason(state.slos, overall) or state.reason
+    state.exit_code = EXIT_CODES[overall]
+
+
+def _reason(slos: list[SloJudgement], verdict: str) -> str:
+    return "; ".join(f"{s.name}: {s.reason}" for s in slos if s.verdict == verdict)

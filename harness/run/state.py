@@ -1,0 +1,47 @@
+"""What a run records as it goes: real timestamps, faults, load, problems. Renderers read only this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.judge import SloJudgement
+from harness.run.faultrunner import FaultRecord
+from harness.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    kind: str
+    target: str
+    within_s: float
+    verdict: Verdict
+    observed_s: float | None
+    reason: str
+
+
+@dataclass
+class RunState:
+    experiment: str
+    run_id: str
+    run_dir: Path
+    platform: str
+    started: float
+    ended: float | None = None
+    load_started: float | None = None
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    faults: list[FaultRecord] = field(default_factory=list)
+    slos: list[SloJudgement] = field(default_factory=list)
+    slo_sources: dict[str, str] = field(default_factory=dict)
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    load: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    halted: str | None = None
+    aborted_by_guard: str | None = None
+    verdict: Verdict | None = None
+    verdict_status: str | None = None
+    reason: str = ""
+    exit_code: int | None = None
+    abort_checks: list[dict[str, Any]] = field(default_factory=list)
+    prometheus_url: str | None = None
