@@ -6,12 +6,14 @@ every other path (failure, abort, Ctrl-C, SIGTERM).
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from harness.spec.types import Duration, Model, Percent, PositiveDuration
+from harness.spec.units import parse_percent
 
 
 class FaultBase(Model):
@@ -44,7 +46,8 @@ class PodKill(FaultBase):
             text = value.strip()
             if not text.endswith("%"):
                 raise ValueError(f"expected a number of replicas like 1 or a percentage like 34%, got {value!r}")
-            Decimal(text.removesuffix("%"))
+            if parse_percent(text) <= 0:  # a ValueError for anything not a percentage in [0, 100]
+                raise ValueError("must kill at least 1 replica: give a percentage above 0%")
             return text
         if isinstance(value, int) and value < 1:
             raise ValueError("must kill at least 1 replica")
@@ -66,8 +69,10 @@ class PodKill(FaultBase):
         if isinstance(self.count, str):
             share = Decimal(self.count.removesuffix("%"))
         if share is not None:
-            wanted = -(-Decimal(available) * share // Decimal(100))
-            return min(available, max(1, int(wanted)))
+            # Round up: 34% of 3 replicas is 2. (Decimal's `//` truncates towards zero, so the
+            # integer idiom -(-a // b) would round 1.02 down to 1.)
+            wanted = math.ceil(Decimal(available) * share / Decimal(100))
+            return min(available, max(1, wanted))
         return min(available, self.count if isinstance(self.count, int) else 1)
 
 

@@ -84,6 +84,8 @@ def _problems_from_validation(doc: Document, err: ValidationError, known: list[P
             message = "required field is missing"
         elif item["type"] == "literal_error":
             message = f"expected {item['ctx']['expected']}, got {item['input']!r}"
+        elif item["type"] == "fault_type" and isinstance(item["input"], dict):
+            message += f", got {item['input'].get('type')!r}"
         problems.append(Problem(doc.path, loc, message, doc.line_of(loc)))
     return problems
 
