@@ -17,7 +17,11 @@ def _paint(text: str, verdict: str, colour: bool) -> str:
 
 
 def _pct(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value * 100:.{digits}f}%"
+    if value is None:
+        return "-"
+    if 0 < abs(value) * 100 < 10 ** -digits:  # tiny but not zero: show its significant digits
+        return f"{value * 100:.2g}%"
+    return f"{value * 100:.{digits}f}%"
 
 
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:

@@ -16,7 +16,7 @@ from harness.collect import (
     resolve_latency_bounds,
 )
 from harness.errors import EvidenceError, SpecError
-from harness.evidence.counting import Count
+from harness.evidence.counting import Count, increase_count
 from harness.evidence.queries import increase_query
 from harness.judge import PhaseEvidence, SloJudgement, budget_ratio, judge_slo
 from harness.load.driver import LoadRun
@@ -67,15 +67,42 @@ def budget_gate(client: PromClient, loaded: LoadedExperiment, slis: list[SliQuer
 
 def remaining_budget(client: PromClient, sli: SliQueries, period_s: float, budget: Decimal,
                      now: float) -> float | None:
-    total = client.query(increase_query(sli.total, period_s), at=now).vector
+    """The share of the period's error budget left, or None when the counts cannot be trusted.
+
+    Fails closed like the verdicts: NaN, Inf, several series, warnings or a good count above the
+    total give None, never a full budget. An empty bad (or good) side means no such event (preflight
+    has already checked that its metric exists).
+    """
+    total = increase_count(client.query(increase_query(sli.total, period_s), at=now))
     side = sli.bad if sli.bad is not None else sli.good
     assert side is not None
-    counted = client.query(increase_query(side, period_s), at=now).vector
-    if not total or total[0].value != total[0].value or total[0].value <= 0:
+    counted = increase_count(client.query(increase_query(side, period_s), at=now))
+    if total.value is None or total.problems or total.value <= 0:
         return None
-    value = counted[0].value if counted else 0.0
-    bad = value if sli.bad is not None else total[0].value - value
-    return 1.0 - (bad / total[0].value) / float(budget)
+    no_events = counted.value is None and counted.problems == ("empty result",)
+    if not no_events and (counted.value is None or counted.problems):
+        return None
+    value = counted.value or 0.0
+    bad = value if sli.bad is not None else total.value - value
+    if not -1e-9 <= bad <= total.value * (1 + 1e-9):
+        return None
+    return 1.0 - (max(bad, 0.0) / total.value) / float(budget)
+
+
+def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool:
+    """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed)."""
+    from harness.collect import Window, series_jobs
+
+    window = Window("settle", moment - max(60.0, 5 * plan.scrape_interval_s), now)
+    try:
+        jobs = sorted({job for sli in plan.slis for job in series_jobs(client, sli.total, window)})
+        if not jobs:
+            return True  # full expressions: nothing to watch, the fixed settle time applies
+        pattern = "|".join(jobs)
+        answer = client.query(f'min(timestamp(up{{job=~"{pattern}"}}))', at=now)
+    except EvidenceError:
+        return True
+    return bool(answer.vector) and answer.vector[0].value >= moment
 
 
 def watched_slis(loaded: LoadedExperiment, plan: Plan) -> list[tuple[SliQueries, float]]:

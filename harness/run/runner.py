@@ -33,6 +33,7 @@ from harness.run.progress import Progress, ProgressSink
 from harness.run.state import RunState
 from harness.run.timeline import Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
+from harness.spec.models import ExpectAlert
 from harness.verdict import EXIT_CODES, EXIT_INVALID, combine
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     if loaded.experiment.target.platform == "kubernetes":
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
+    _refuse_unrunnable(loaded)
     run_id, run_dir = new_run_dir(options, loaded.name, options.clock())
     run_dir.mkdir(parents=True, exist_ok=True)
     state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
@@ -118,6 +120,16 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     return state
 
 
+def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
+    """A valid file can still ask for something this run cannot do: say so before starting anything."""
+    experiment = loaded.experiment
+    alerts = [e for e in experiment.expect if isinstance(e, ExpectAlert)]
+    if experiment.target.platform == "local" and alerts and not loaded.alert_rules:
+        raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
+                         "alerting rules, so no alert can fire; name your rules file in target.local.alert_rules "
+                         "(nothing was started)"])
+
+
 def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[RunningPlatform],
                    run_dir: Path, run_id: str) -> FaultContext:
     return FaultContext(platform_ref[0], run_dir, loaded.path, slot.index, run_id)
@@ -140,12 +152,13 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
                      state, options), interrupts, options.clock, options.sleep)
     except Halt as halt:
         state.halted = halt.reason
+        _cut_short(state.phases, options.clock())
     with interrupts.shield():
         faults.revert_all()
     _wait_unless_halted(lambda: _finish_last_second(state, options), state)
     with interrupts.shield():
         load.stop()
-    _wait_unless_halted(lambda: _settle(plan, state, options), state)
+    _wait_unless_halted(lambda: _settle(plan, state, client, options), state)
     with interrupts.shield():
         faults.verify_all()
         state.load = evaluate.load_summary(load, state)
@@ -202,6 +215,13 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
     return tickers
 
 
+def _cut_short(phases: dict[str, dict[str, float]], now: float) -> None:
+    """A phase running when the run halts ends at the halt: what follows (reverts, stopping) is not in it."""
+    for phase in phases.values():
+        if "start" in phase and "end" not in phase:
+            phase["end"] = now
+
+
 def _wait_unless_halted(wait: Callable[[], None], state: RunState) -> None:
     """A wait after the timeline: a signal now halts the run, but the evidence so far is still judged."""
     try:
@@ -224,13 +244,16 @@ def _finish_last_second(state: RunState, options: RunOptions) -> None:
         options.sleep(wait)
 
 
-def _settle(plan: Plan, state: RunState, options: RunOptions) -> None:
-    """Wait until the last scrape after the last judged moment has landed."""
+def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions) -> None:
+    """Wait until the last scrape after the last judged moment has landed in Prometheus."""
     last = max((p.get("end", 0.0) for p in state.phases.values()), default=options.clock())
     wait = last + plan.settle_s - options.clock()
     if wait > 0:
         log.info("waiting %.1fs for the last scrapes to land", wait)
         options.sleep(wait)
+    deadline = options.clock() + 3 * plan.scrape_interval_s
+    while not evaluate.scraped_after(client, plan, last, options.clock()) and options.clock() < deadline:
+        options.sleep(min(0.5, plan.scrape_interval_s))
 
 
 def _conclude(state: RunState) -> None:
