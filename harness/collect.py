@@ -75,12 +75,18 @@ def count_side(client: PromClient, text: str, window: Window, plan: Plan, exact:
         count = count_exact(client, text, window.start, window.end, lookback)
     else:
         count = count_increase(client, text, window.start, window.end)
-    if count.value is None and not required and is_selector(text) and \
+    if _nothing_matched(count) and not required and is_selector(text) and \
             metric_exists(client, text, window.start - lookback, window.end):
         # The metric exists but no series matches: no such event happened (e.g. no 5xx yet). A
         # misspelt metric has no series at all and stays "no data".
         return replace(count, value=0.0, problems=())
     return count
+
+
+def _nothing_matched(count: Count) -> bool:
+    """No usable value only because no series matched; NaN, Inf or warnings must never become 0."""
+    return count.value is None and bool(count.problems) and \
+        all(p.startswith(("no samples", "empty result")) for p in count.problems)
 
 
 def series_jobs(client: PromClient, selector: str, window: Window) -> list[str]:
@@ -128,7 +134,8 @@ def latency_quantiles(client: PromClient, sli: SliQueries, window: Window) -> di
     """
     if sli.histogram is None:
         return {}
-    buckets = f"sum by (le) (increase({sli.histogram}_bucket{sli.selector}[{window_literal(window.end - window.start)}]))"
+    window_s = window_literal(window.end - window.start)
+    buckets = f"sum by (le) (increase({sli.histogram}_bucket{sli.selector}[{window_s}]))"
     found: dict[str, float | None] = {}
     for q in QUANTILES:
         try:

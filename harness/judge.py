@@ -138,6 +138,13 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
     if difference is not None and abs(difference) > float(policy.client_server_tolerance) / 100:
         notes.append(f"client and server disagree: Locust counted {evidence.client.requests if evidence.client else 0}"
                      f" requests, Prometheus {total:.0f} ({difference:+.2%})")
+    client = evidence.client
+    if client is not None and client.requests and total:
+        client_ratio, server_ratio = client.failures / client.requests, bad / total
+        if client_ratio - server_ratio > float(policy.client_server_tolerance) / 100:
+            notes.append(f"clients saw more failures than the server counted: Locust {client.failures} of "
+                         f"{client.requests} ({client_ratio:.2%}), Prometheus {bad:.0f} of {total:.0f} "
+                         f"({server_ratio:.2%}): requests lost before they were counted (e.g. a killed process)?")
     return PhaseJudgement(good=total - bad, bad=bad, total=total, sli=(total - bad) / total if total else None,
                           burn_rate=burn, budget_consumed=consumed, error_interval=(decision.low, decision.high),
                           verdict=verdict, reason="; ".join(reasons), notes=tuple(notes),
@@ -146,7 +153,9 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
 
 def _born(evidence: PhaseEvidence) -> tuple[Mapping[str, str], ...]:
     counts = [c for c in (evidence.total, evidence.good, evidence.bad) if c is not None]
-    return tuple(labels for count in counts for labels in count.born_in_window)
+    # A series born in the window usually matches both total and bad (or good): list it once.
+    unique = {tuple(sorted(labels.items())): labels for count in counts for labels in count.born_in_window}
+    return tuple(unique.values())
 
 
 def _notes(evidence: PhaseEvidence, total: float, bad: float) -> list[str]:
@@ -166,7 +175,7 @@ def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list
     ratio = client.achieved_rps / client.requested_rps
     if ratio < policy.min_achieved_rps_ratio:
         return [f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
-                f"({ratio:.0%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})"]
+                f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})"]
     return []
 
 

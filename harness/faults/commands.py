@@ -18,7 +18,8 @@ def prepare_http(fault: HttpFault, ctx: FaultContext) -> Prepared:
     def apply() -> Mapping[str, Any]:
         return {"result": undo.http_call(fault.start, f"{fault.name} start")}
 
-    return Prepared((fault.start.url,), undo.experiment_fault(ctx.experiment_path, ctx.fault_index), apply, _ran)
+    recipe = undo.experiment_fault(ctx.experiment_path, ctx.fault_index, fault.name)
+    return Prepared((undo.shown_url(fault.start.url),), recipe, apply, _ran)
 
 
 def prepare_process(fault: ProcessFault, ctx: FaultContext) -> Prepared:
@@ -26,12 +27,12 @@ def prepare_process(fault: ProcessFault, ctx: FaultContext) -> Prepared:
         return {"result": undo.run_argv(fault.start, fault.timeout, f"{fault.name} start",
                                         ctx.experiment_path.parent)}
 
-    return Prepared((" ".join(fault.start),), undo.experiment_fault(ctx.experiment_path, ctx.fault_index),
+    return Prepared((" ".join(fault.start),), undo.experiment_fault(ctx.experiment_path, ctx.fault_index, fault.name),
                     apply, _ran)
 
 
 def prepare_chaostoolkit(fault: ChaosToolkit, ctx: FaultContext) -> Prepared:
-    recipe = undo.experiment_fault(ctx.experiment_path, ctx.fault_index) if fault.rollback else None
+    recipe = undo.experiment_fault(ctx.experiment_path, ctx.fault_index, fault.name) if fault.rollback else None
 
     def apply() -> Mapping[str, Any]:
         return {"result": undo.run_activity(fault.action, f"{fault.name} action")}

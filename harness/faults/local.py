@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,10 +34,8 @@ def prepare_pod_kill(fault: PodKill, ctx: FaultContext) -> Prepared:
 
     def apply() -> Mapping[str, Any]:
         for victim in victims:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(victim.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         return {"killed": [{"replica": v.name, "index": v.index, "pid": v.pid} for v in victims]}
 
     def verify(details: Mapping[str, Any]) -> FaultCheck:
@@ -158,6 +158,8 @@ def prepare_cpu_stress(fault: CpuStress, ctx: FaultContext) -> Prepared:
         except FileNotFoundError as err:
             raise FaultError("cpu-stress needs stress-ng (apt-get install stress-ng)") from err
         time.sleep(0.2)
+        # reap it when it ends, so no zombie is left behind
+        threading.Thread(target=proc.wait, name=f"reap-{fault.name}", daemon=True).start()
         # known only now: journalled right after, and stress-ng also stops by itself (--timeout)
         return {"pid": proc.pid, "running": proc.poll() is None, "undo": undo.kill_group([proc.pid])}
 

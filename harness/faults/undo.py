@@ -14,10 +14,11 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from harness.errors import FaultError
+from harness.errors import FaultError, SpecError
 from harness.faults.base import Recipe
 from harness.procs import pid_alive
 
@@ -36,8 +37,8 @@ def kill_group(pids: list[int]) -> Recipe:
     return {"kind": "kill-group", "pids": pids}
 
 
-def experiment_fault(experiment: Path, index: int) -> Recipe:
-    return {"kind": "experiment-fault", "experiment": str(experiment), "fault_index": index}
+def experiment_fault(experiment: Path, index: int, name: str) -> Recipe:
+    return {"kind": "experiment-fault", "experiment": str(experiment), "fault_index": index, "fault_name": name}
 
 
 def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
@@ -50,7 +51,8 @@ def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
     if kind == "kill-group":
         return _kill_groups([int(p) for p in recipe["pids"]])
     if kind == "experiment-fault":
-        return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]), environ)
+        return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]),
+                                     recipe.get("fault_name"), environ)
     raise FaultError(f"unknown undo recipe {kind!r}")
 
 
@@ -92,13 +94,21 @@ def _kill_groups(pids: list[int]) -> str:
     return f"stopped process groups {done}" if done else "nothing left to do (processes gone)"
 
 
-def _undo_from_experiment(path: Path, index: int, environ: Mapping[str, str] | None) -> str:
+def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping[str, str] | None) -> str:
     from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
     from harness.spec.loader import parse_model, read
     from harness.spec.models import Experiment
 
-    experiment = parse_model(read(path), Experiment, environ)
-    fault = experiment.faults[index]
+    try:
+        fault = parse_model(read(path), Experiment, environ).faults[index]
+    except (SpecError, IndexError) as err:
+        # one unreadable fault must not stop `harness rollback` from undoing the others
+        raise FaultError(f"cannot re-read fault {index} of {path} to undo it ({err}): restore the file and "
+                         "export the variables it uses, then run `harness rollback` again") from err
+    if name is not None and fault.name != name:
+        # the file changed since the run: never run another fault's stop
+        raise FaultError(f"fault {index} of {path} is now {fault.name!r}, not {name!r}: the file was edited since "
+                         "the run; restore it, then run `harness rollback` again")
     if isinstance(fault, HttpFault):
         return http_call(fault.stop, f"{fault.name} stop")
     if isinstance(fault, ProcessFault):
@@ -108,16 +118,24 @@ def _undo_from_experiment(path: Path, index: int, environ: Mapping[str, str] | N
     return "nothing to undo"
 
 
+def shown_url(url: str) -> str:
+    """A URL as it may appear in logs, results and the journal: no credentials, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def http_call(call: Any, what: str) -> str:
     try:
         response = requests.request(call.method, call.url, headers=call.headers, json=call.body,
                                     timeout=call.timeout)
     except requests.RequestException as err:
-        raise FaultError(f"{what}: {call.method} {call.url} failed: {type(err).__name__}") from err
+        raise FaultError(f"{what}: {call.method} {shown_url(call.url)} failed: {type(err).__name__}") from err
     if response.status_code not in call.expect_status:
-        raise FaultError(f"{what}: {call.method} {call.url} answered HTTP {response.status_code}, "
+        raise FaultError(f"{what}: {call.method} {shown_url(call.url)} answered HTTP {response.status_code}, "
                          f"expected one of {list(call.expect_status)}")
-    return f"{call.method} {call.url} → HTTP {response.status_code}"
+    return f"{call.method} {shown_url(call.url)} → HTTP {response.status_code}"
 
 
 def run_argv(argv: tuple[str, ...], timeout_s: float, what: str, cwd: Path) -> str:
