@@ -87,6 +87,8 @@ class FaultRunner:
         if record is None or not record.active:
             return
         with self._lock:
+            # Checked while still in place: counters read after the revert would dilute the effect.
+            record.check = self._check(record)
             if record.undo is None:
                 self._finish(record, reverted=True)
                 return
@@ -113,17 +115,24 @@ class FaultRunner:
         record.reverted = reverted
 
     def verify_all(self) -> None:
+        """Check every fault's effect; a fault checked at its revert keeps that check."""
         for record in self.records.values():
-            prepared = record.prepared
-            if record.error is not None:
-                record.check = FaultCheck(False, record.error)
-            elif not record.targets:
-                record.check = FaultCheck(False, "aimed at nothing: no target matched the selector")
-            elif prepared is not None and prepared.verify is not None:
-                try:
-                    record.check = prepared.verify(record.details)
-                except (HarnessError, OSError) as err:
-                    record.check = FaultCheck(None, f"could not check the effect: {err}")
+            if record.check is None:
+                record.check = self._check(record)
+
+    @staticmethod
+    def _check(record: FaultRecord) -> FaultCheck | None:
+        prepared = record.prepared
+        if record.error is not None:
+            return FaultCheck(False, record.error)
+        if not record.targets:
+            return FaultCheck(False, "aimed at nothing: no target matched the selector")
+        if prepared is None or prepared.verify is None:
+            return None
+        try:
+            return prepared.verify(record.details)
+        except (HarnessError, OSError) as err:
+            return FaultCheck(None, f"could not check the effect: {err}")
 
     @property
     def active_count(self) -> int:
