@@ -93,6 +93,8 @@ def z_for(confidence_percent: Decimal) -> float:
 def _counts(evidence: PhaseEvidence) -> tuple[float | None, float | None, list[str]]:
     """(bad, total) from the evidence, or None with the reasons the numbers cannot be used."""
     problems = [f"total: {p}" for p in evidence.total.problems]
+    if evidence.total.value is None and evidence.good is None and evidence.bad is None:
+        return None, None, [*evidence.total.problems] or ["no data for total"]
     side = evidence.bad if evidence.bad is not None else evidence.good
     side_name = "bad" if evidence.bad is not None else "good"
     if side is None:

@@ -9,20 +9,23 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel to SIGTERM it when we die, so a
-    # harness killed with SIGKILL leaves no demo replica, proxy or Prometheus behind.
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+def _death_signal(sig: int) -> Callable[[], None]:
+    def die_with_parent() -> None:
+        # Runs in the child between fork and exec: ask the kernel to signal it when we die, so a
+        # harness killed with SIGKILL leaves no demo replica, proxy or Prometheus behind.
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, sig)
+        except (OSError, AttributeError):
+            pass
+
+    return die_with_parent
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -39,8 +42,13 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     die_with_parent: bool = True,
+    death_signal: int = signal.SIGTERM,
 ) -> subprocess.Popen[bytes]:
-    """Start argv in its own session with stdout and stderr appended to log_path."""
+    """Start argv in its own session with stdout and stderr appended to log_path.
+
+    death_signal reaches the child when its parent dies; SIGKILL also ends a SIGSTOPped child,
+    which would otherwise keep a pending SIGTERM forever.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -51,7 +59,7 @@ def spawn(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent if die_with_parent else None,
+            preexec_fn=_death_signal(death_signal) if die_with_parent else None,
         )
 
 

@@ -78,7 +78,11 @@ def count_window(record: Record, start: float, end: float, requested_rps: float 
         raise ValueError(f"a load window needs end > start, got [{start}, {end})")
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for second in range(math.floor(start), math.ceil(end)):
-        share = min(end, second + 1) - max(start, second)
+        # the second in which Locust stopped holds requests of only its first part
+        last = record.stopped_at if record.stopped_at is not None and second < record.stopped_at < second + 1 \
+            else second + 1
+        covered = min(end, last) - max(start, second)
+        share = max(0.0, covered) / (last - second)
         for name, (requests, failures) in record.counts.get(second, {}).items():
             totals[name][0] += requests * share
             totals[name][1] += failures * share

@@ -169,6 +169,14 @@ def test_window_inside_one_second_and_outside_the_data() -> None:
     assert (empty.requests, empty.failures, empty.achieved_rps, dict(empty.by_name)) == (0, 0, 0.0, {})
 
 
+def test_the_second_in_which_locust_stopped_counts_only_its_first_part() -> None:
+    lines = ['{"second":50,"name":"a","requests":10,"failures":0,"rt_sum_ms":1.0,"rt_max_ms":1.0}\n',
+             '{"stopped_at":50.5}\n']
+    # all 10 requests started in [50, 50.5): a window ending at the stop holds them all, not half
+    assert count_window(parse_record(lines), 49.0, 50.5, None).requests == 10
+    assert count_window(parse_record(lines), 50.25, 51.0, None).requests == 5
+
+
 def test_window_needs_end_after_start() -> None:
     with pytest.raises(ValueError, match=r"needs end > start, got \[101.0, 101.0\)"):
         count_window(parse_record(RECORD), 101.0, 101.0, None)

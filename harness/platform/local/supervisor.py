@@ -105,7 +105,8 @@ class Supervisor:
     def _start(self, slot: Slot, *, first: bool) -> None:
         argv = [sys.executable, "-m", "harness.platform.local.shop", "--port", str(slot.port)]
         argv += ["--replica", str(slot.index)]
-        slot.proc = procs.spawn(argv, log_path=self.log_dir / f"shop-{slot.index}.log")
+        # SIGKILL on our death: a replica paused by a process-pause fault would never act on a SIGTERM
+        slot.proc = procs.spawn(argv, log_path=self.log_dir / f"shop-{slot.index}.log", death_signal=signal.SIGKILL)
         slot.pid, slot.started_at, slot.ready, slot.healthy = slot.proc.pid, time.time(), False, False
         slot.next_probe = time.monotonic() + 0.1
         if not first:
@@ -157,6 +158,7 @@ class Supervisor:
         running = [slot.proc for slot in self.slots if slot.proc is not None]
         for proc in running:
             _signal_group(proc, signal.SIGTERM)
+            _signal_group(proc, signal.SIGCONT)  # a paused replica must wake up to act on SIGTERM
         deadline = time.monotonic() + _STOP_GRACE_S
         for proc in running:
             try:
