@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from harness.errors import EvidenceError
@@ -122,6 +123,14 @@ def collect_phase(client: PromClient, sli: SliQueries, window: Window, plan: Pla
     return PhaseEvidence(window.phase, window.start, window.end, total, good, bad, tuple(problems),
                          client_counts, window_queries(sli, window.end - window.start, exact, plan.lookback_s),
                          latency_quantiles(client, sli, window))
+
+
+def collect_phases(client: PromClient, work: Sequence[tuple[SliQueries, Window, ClientCounts | None]], plan: Plan,
+                   exact: bool, workers: int = 4) -> list[PhaseEvidence]:
+    """collect_phase for many (SLI, window) pairs, a few at a time: each query costs a round trip, and
+    judging 20 SLOs over 3 phases sends hundreds of them. Results keep the order of `work`."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
+        return list(pool.map(lambda item: collect_phase(client, item[0], item[1], plan, exact, item[2]), work))
 
 
 QUANTILES = (0.5, 0.95, 0.99)

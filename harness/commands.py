@@ -92,14 +92,13 @@ def plan(path: Path) -> int:
 def _progress(quiet: bool) -> object:
     if quiet:
         return None
-    tty = sys.stderr.isatty()
+    import logging
+
+    # the run's steps (platform up, phases, faults injected and reverted) interleave with progress
+    logging.getLogger("harness.run").setLevel(min(logging.getLogger("harness").getEffectiveLevel(), logging.INFO))
 
     def show(snapshot: Snapshot) -> None:
-        line = progress_line(snapshot)
-        if tty:
-            sys.stderr.write("\r\033[K" + line[: 200])
-        else:
-            sys.stderr.write(line + "\n")
+        sys.stderr.write(progress_line(snapshot) + "\n")
         sys.stderr.flush()
 
     return show
@@ -113,8 +112,6 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool) -> int:
     options = RunOptions(output=output, stop_file=stop_file, progress=_progress(quiet),  # type: ignore[arg-type]
                          progress_every_s=2.0 if sys.stderr.isatty() else 5.0)
     state = run_experiment(loaded, options)
-    if sys.stderr.isatty() and not quiet:
-        sys.stderr.write("\n")
     summary(result_document(state))
     print(f"  result: {state.run_dir / 'result.json'}")
     return int(state.exit_code if state.exit_code is not None else 5)

@@ -7,10 +7,11 @@ the query and Prometheus's own error text; header values (tokens) never leave th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
@@ -100,7 +101,10 @@ class PromClient:
         self._timeout_s = timeout_s
         self._retries = retries
         self._backoff_s = backoff_s
+        self._memo: dict[tuple[str, str], QueryAnswer] | None = None
         self._session = requests.Session()
+        # Answers are small and local: compressing each one costs more time than it saves.
+        self._session.headers["Accept-Encoding"] = "identity"
         self._session.headers.update(headers)
         # Credentials in the URL become basic auth, unless an explicit Authorization header wins.
         if parts.username is not None and "authorization" not in {k.lower() for k in headers}:
@@ -119,8 +123,24 @@ class PromClient:
 
     def query(self, promql: str, at: float) -> QueryAnswer:
         """Instant query evaluated at `at` (always pinned: two queries of one verdict share a time)."""
+        key = (promql, _ts(at))
+        if self._memo is not None and key in self._memo:
+            return self._memo[key]
         call = _Call("/api/v1/query", {"query": promql, "time": _ts(at)}, promql, allow_post=True)
-        return self._answer(call, QueryAnswer(promql, at, ""))
+        answer = self._answer(call, QueryAnswer(promql, at, ""))
+        if self._memo is not None:
+            self._memo[key] = answer
+        return answer
+
+    @contextlib.contextmanager
+    def memo(self) -> Iterator[None]:
+        """Within the block, an instant query pinned in the past is asked once: judging many SLOs over
+        the same windows repeats the same health and count queries, and their answers cannot change."""
+        self._memo = {}
+        try:
+            yield
+        finally:
+            self._memo = None
 
     def query_range(self, promql: str, start: float, end: float, step_s: float) -> QueryAnswer:
         params = {"query": promql, "start": _ts(start), "end": _ts(end), "step": f"{step_s:g}"}

@@ -10,7 +10,7 @@ from typing import Any
 from harness.collect import (
     Window,
     client_counts,
-    collect_phase,
+    collect_phases,
     peak_burn_rate,
     preflight,
     resolve_latency_bounds,
@@ -129,16 +129,21 @@ def judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: R
               load: LoadRun) -> list[SloJudgement]:
     import time
 
-    windows = phase_windows(plan, state, time.time())
+    with client.memo():
+        return _judge_all(client, loaded, plan, state, load, phase_windows(plan, state, time.time()))
+
+
+def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState, load: LoadRun,
+               windows: list[Window]) -> list[SloJudgement]:
     exact = loaded.experiment.evidence.counting == "exact"
+    counts = {window.phase: client_counts(_window_dict(load, window)) for window in windows}
+    work = [(plan.sli(h.slo), window, counts[window.phase]) for h in loaded.experiment.hypothesis for window in windows]
+    collected = iter(collect_phases(client, work, plan, exact))
     judgements = []
     for hypothesis in loaded.experiment.hypothesis:
         slo = loaded.slo(hypothesis.slo)
         sli = plan.sli(slo.name)
-        evidence: list[PhaseEvidence] = []
-        for window in windows:
-            counts = client_counts(_window_dict(load, window))
-            evidence.append(collect_phase(client, sli, window, plan, exact, counts))
+        evidence: list[PhaseEvidence] = [next(collected) for _ in windows]
         for phase in hypothesis.judged_phases:
             if phase not in {w.phase for w in windows}:
                 missing = Count(None, "none", 0, problems=(f"phase {phase} never ran",))

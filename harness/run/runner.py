@@ -138,13 +138,16 @@ def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list
 def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: FaultRunner,
              platform_ref: list[RunningPlatform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
+    log.info("starting platform %s", loaded.experiment.target.platform)
     platform = open_platform(loaded, state.run_dir)
     cleanup.callback(_shielded, interrupts, platform.close)
     platform_ref.append(platform)
     state.prometheus_url = platform.prometheus_url
     client = _client(loaded, platform)
+    log.info("Prometheus at %s; checking every query before anything is injected", platform.prometheus_url)
     plan = evaluate.check_before_start(client, loaded, plan, options.clock())
     load = _start_load(loaded, plan, platform, state)
+    log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
     cleanup.callback(_shielded, interrupts, load.stop)
     cleanup.callback(_shielded, interrupts, faults.revert_all)
     try:
@@ -152,6 +155,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
                      state, options), interrupts, options.clock, options.sleep)
     except Halt as halt:
         state.halted = halt.reason
+        log.warning("halting: %s; reverting every fault now", halt.reason)
         _cut_short(state.phases, options.clock())
     with interrupts.shield():
         faults.revert_all()
@@ -159,6 +163,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     with interrupts.shield():
         load.stop()
     _wait_unless_halted(lambda: _settle(plan, state, client, options), state)
+    log.info("collecting the evidence and judging")
     with interrupts.shield():
         faults.verify_all()
         state.load = evaluate.load_summary(load, state)
