@@ -52,7 +52,7 @@ from harness.prom.server import PrometheusServer
 T0 = 1_700_000_000  # a fixed past time: promtool blocks are served whatever their age
 SCRAPES = 40
 EDGE = 'caddy_http_requests_total{server="edge"}'
-SHOP = 'shop_http_requests_total{job="shop",route="/api/catalog"}'
+SHOP = 'http_requests_total{job="shop",route="/api/catalog"}'
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from harness.prom.client import PromClient, QueryAnswer
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO, PhaseName
 
 EDGE_HIST = "caddy_http_request_duration_seconds"
-SHOP_HIST = "shop_http_request_duration_seconds"
+SHOP_HIST = "http_request_duration_seconds"
 EDGE = '{server="edge"}'
 
 
@@ -114,10 +114,10 @@ def slo_specs() -> list[dict[str, Any]]:
     specs.append(_latency("edge-get-latency-50ms", "99", EDGE_HIST, '{server="edge",method="GET"}', "50ms"))
     for route in ("/api/catalog", "/api/items/:id", "/api/checkout"):
         specs.append(_ratio(f"shop-{route.split('/')[2]}-availability", "99.9",
-                            f"shop_http_requests_total{_shop(route)}",
-                            bad="shop_http_requests_total" + _shop(route, ',code=~"5.."')))
-    specs.append(_ratio("shop-api-success", "99", 'shop_http_requests_total{job="shop",route=~"/api/.*"}',
-                        good='shop_http_requests_total{job="shop",route=~"/api/.*",code="200"}'))
+                            f"http_requests_total{_shop(route)}",
+                            bad="http_requests_total" + _shop(route, ',code=~"5.."')))
+    specs.append(_ratio("shop-api-success", "99", 'http_requests_total{job="shop",route=~"/api/.*"}',
+                        good='http_requests_total{job="shop",route=~"/api/.*",code="200"}'))
     for route, thresholds in (("/api/catalog", ("10ms", "25ms")), ("/api/items/:id", ("5ms", "10ms")),
                               ("/api/checkout", ("25ms", "50ms"))):
         specs += [_latency(f"shop-{route.split('/')[2]}-latency-{t}", "90", SHOP_HIST, _shop(route), t)

@@ -41,7 +41,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $python"
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-echo "setup: installing the harness into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+echo "setup: installing the harness into .venv (log: .venv/pip-install.log)"
+if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]'; } >.venv/pip-install.log 2>&1; then
+  tail -n 40 .venv/pip-install.log
+  echo "setup: pip install failed; the whole log is in .venv/pip-install.log" >&2
+  exit 1
+fi
 echo "setup: ready ($(.venv/bin/harness --version); $(prometheus --version 2>&1 | head -n 1); caddy $(caddy version | cut -d' ' -f1))"

@@ -55,8 +55,8 @@ def test_prometheus_counts_match_the_requests_sent(stack: LocalStack) -> None:
     prom = stack.prometheus_url
     edge_total = 'sum(caddy_http_requests_total{job="edge",server="edge"})'
     edge_posts = 'sum(caddy_http_request_duration_seconds_count{job="edge",code="200",method="POST"})'
-    shop_reads = 'sum(shop_http_requests_total{job="shop",route="/api/catalog",code="200"})'
-    per_replica = 'sum by (replica) (shop_http_requests_total{job="shop",route=~"/api/.*"})'
+    shop_reads = 'sum(http_requests_total{job="shop",route="/api/catalog",code="200"})'
+    per_replica = 'sum by (replica) (http_requests_total{job="shop",route=~"/api/.*"})'
     before = {expr: _query(prom, expr) for expr in (edge_total, edge_posts, shop_reads)}
     replicas_before = _by_replica(prom, per_replica)
     session = requests.Session()

@@ -22,7 +22,7 @@ So an availability SLI at the edge is
   total = `caddy_http_requests_total{server="edge"}`
 and a latency SLI counts `caddy_http_request_duration_seconds_bucket{server="edge",le="0.25"}` against
 total. Active health checks bypass the server and are not counted; per-route SLIs come from the
-replicas' own `shop_http_requests_total{route}` (which never see requests lost to a dead replica).
+replicas' own `http_requests_total{route}` (which never see requests lost to a dead replica).
 
 Behaviour measured through the fault proxy: a dead replica fails its first request (GETs are retried
 on another upstream after `try_interval`; a POST is answered 502), then passive health checks

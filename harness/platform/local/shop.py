@@ -62,13 +62,13 @@ class ShopMetrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.requests = Counter(
-            "shop_http_requests_total",
+            "http_requests_total",
             "Requests answered, by route, method and status code.",
             ("route", "method", "code"),
             registry=self.registry,
         )
         self.duration = Histogram(
-            "shop_http_request_duration_seconds",
+            "http_request_duration_seconds",
             "Time from a request's head to its response.",
             ("route", "method"),
             buckets=LATENCY_BUCKETS,
