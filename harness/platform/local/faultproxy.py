@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s faultproxy %(levelname)s %(message)s")
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    asyncio.run(_run(parse_listen(args.listen), args.control_port, args.seed))
+    httpwire.run_event_loop(_run(parse_listen(args.listen), args.control_port, args.seed))
     return 0
 
 

@@ -7,9 +7,10 @@ Message heads are parsed once; bodies are framed by Content-Length, chunked tran
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 MAX_HEAD_BYTES = 64 * 1024
 _COPY_CHUNK = 64 * 1024
@@ -217,3 +218,14 @@ def render_response(
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a server's main coroutine, on uvloop when it is installed: the proxy and the replicas
+    then spend less of this machine's CPU per request, which the load generator shares."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)

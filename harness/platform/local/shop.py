@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s shop[%(process)d] %(levelname)s %(message)s")
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    asyncio.run(serve(args.port, args.replica, args.host))
+    httpwire.run_event_loop(serve(args.port, args.replica, args.host))
     return 0
 
 
