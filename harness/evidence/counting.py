@@ -45,7 +45,8 @@ class _SeriesCount:
     in_window: int
 
 
-def exact_increase(series: Sequence[Series], start: float, end: float) -> Count:
+def exact_increase(series: Sequence[Series], start: float, end: float,
+                   baselines: Mapping[frozenset[tuple[str, str]], float] | None = None) -> Count:
     """Sum over series of the increase in (start, end], counted from raw samples.
 
     Per series the baseline is its last sample at or before start; a series without one was born in
@@ -58,7 +59,8 @@ def exact_increase(series: Sequence[Series], start: float, end: float) -> Count:
     bad = _non_finite(series, end)
     if bad:
         return Count(None, EXACT, 0, problems=tuple(bad))
-    counts = [(s.labels, _count_one(s.points, start, end)) for s in series]
+    known = baselines or {}
+    counts = [(s.labels, _count_one(s.points, start, end, known.get(series_key(s.labels)))) for s in series]
     used = [(labels, c) for labels, c in counts if c.in_window > 0]
     if not used:
         return Count(None, EXACT, 0, problems=(f"no samples in the window ({start:.3f}, {end:.3f}]",))
@@ -71,10 +73,20 @@ def exact_increase(series: Sequence[Series], start: float, end: float) -> Count:
     )
 
 
-def _count_one(points: Sequence[tuple[float, float]], start: float, end: float) -> _SeriesCount:
+def series_key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    """A series' identity across functions that may or may not keep `__name__` (Prometheus 2 vs 3)."""
+    return frozenset((k, v) for k, v in labels.items() if k != "__name__")
+
+
+def _count_one(points: Sequence[tuple[float, float]], start: float, end: float,
+               baseline: float | None = None) -> _SeriesCount:
+    """baseline: the series' last value before start when it lies before the fetched samples (a
+    series that was not scraped for a while is not born: it must not add its whole lifetime count)."""
     ordered = sorted(p for p in points if p[0] <= end)
     before = [v for t, v in ordered if t <= start]
     inside = [v for t, v in ordered if t > start]
+    if not before and baseline is not None:
+        before = [baseline]
     previous = before[-1] if before else 0.0
     total = 0.0
     resets = 0

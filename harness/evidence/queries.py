@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from harness.errors import EvidenceError
-from harness.evidence.counting import Count, exact_increase, increase_count
-from harness.prom.client import PromClient
+from harness.evidence.counting import Count, exact_increase, increase_count, series_key
+from harness.prom.client import PromClient, QueryAnswer
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,23 @@ def count_exact(client: PromClient, selector: str, start: float, end: float, loo
     answer = client.query(raw_samples_query(selector, end - start + lookback_s), at=end)
     if answer.result_type != "matrix":
         return Count(None, "exact-samples", 0, problems=(f"unexpected result type {answer.result_type}",))
-    count = exact_increase(answer.matrix, start, end)
+    count = exact_increase(answer.matrix, start, end, _baselines(client, selector, answer, start, end, lookback_s))
     if answer.warnings:
         warnings = tuple(f"warning: {w}" for w in answer.warnings)
         count = replace(count, problems=count.problems + warnings)
     return count
+
+
+def _baselines(client: PromClient, selector: str, answer: QueryAnswer, start: float, end: float,
+               lookback_s: float) -> dict[frozenset[tuple[str, str]], float]:
+    """The last value before start of series with no sample in the short lookback (a scrape gap, a
+    paused process): looked up over Prometheus's 5-minute lookback so they are not taken as born."""
+    gap = [s for s in answer.matrix if not any(start - lookback_s <= t <= start for t, _ in s.points)]
+    if not gap or lookback_s >= DEFAULT_LOOKBACK_S:
+        return {}
+    query = f"last_over_time({selector.strip()}[{window_literal(DEFAULT_LOOKBACK_S)}] @ {start:.3f})"
+    found = client.query(query, at=end)
+    return {series_key(s.labels): s.value for s in found.vector if math.isfinite(s.value)}
 
 
 def count_increase(client: PromClient, selector_or_expr: str, start: float, end: float) -> Count:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.evidence.counting import Count, exact_increase, increase_count
+from harness.evidence.counting import Count, exact_increase, increase_count, series_key
 from harness.evidence.queries import (
     born_query,
     bounds_query,
@@ -215,3 +215,13 @@ BOUNDS = [("0.25", 0.25), ("0.5", 0.5), ("1.0", 1.0), ("2.5", 2.5), ("+Inf", mat
 )
 def test_find_bound(bounds: list[tuple[str, float]], threshold: float, found: str | None) -> None:
     assert find_bound(bounds, threshold) == found
+
+
+def test_a_series_silent_before_the_window_is_not_born_when_its_baseline_is_known() -> None:
+    # a replica paused (or not scraped) for longer than the short lookback: its first sample in the
+    # fetched range lies inside the window, yet it has 5000 requests from before the window
+    paused = Series({"__name__": "x_total", "replica": "1"}, ((110.0, 5200.0), (111.0, 5290.0)))
+    without = exact_increase([paused], 100.0, 120.0)
+    assert (without.value, len(without.born_in_window)) == (5290.0, 1)
+    with_baseline = exact_increase([paused], 100.0, 120.0, {series_key({"replica": "1"}): 5000.0})
+    assert (with_baseline.value, with_baseline.born_in_window) == (290.0, ())

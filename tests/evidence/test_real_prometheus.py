@@ -79,6 +79,10 @@ def openmetrics() -> str:
     lines += [f"app_errors_total{{{BORN.labels}}} {v:g} {t:.0f}" for t, _, v in BORN.scrapes]
     lines += histogram("app_latency_seconds", ("0.25", "0.5", "1.0", "+Inf"))  # Prometheus 3 spelling
     lines += histogram("app_old_latency_seconds", ("0.5", "1", "+Inf"))  # Prometheus 2 spelling
+    # A counter not scraped from T0 + 45 to T0 + 70 (a paused process, a scrape outage): its last
+    # sample before START lies beyond the short lookback, yet it is not born in the window.
+    lines.append("# TYPE app_paused counter")
+    lines += [f'app_paused_total{{instance="p"}} {10 * i} {T0 + i * S:.0f}' for i in range(SCRAPES) if not 8 < i < 15]
     lines.append("# TYPE up gauge")
     for instance, last, down_at in (("a", SCRAPES - 1, -1), ("b", SCRAPES - 1, 20), ("c", 22, -1)):
         lines += [
@@ -140,6 +144,13 @@ def test_exact_count_includes_a_counter_born_in_the_window(client: PromClient) -
     extrapolated = count_increase(client, "app_errors_total", START, END)
     assert extrapolated.value is not None and extrapolated.value < 0.5 * BORN.truth()
     assert extrapolated.born_in_window == exact.born_in_window
+
+
+def test_exact_count_after_a_scrape_gap_counts_from_the_last_sample_before_it(client: PromClient) -> None:
+    # truth: the value at the last scrape <= END (scrape 30) minus the last one before the gap (scrape 8)
+    count = count_exact(client, 'app_paused_total{instance="p"}', START, END, LOOKBACK)
+    assert count.value == 10 * 30 - 10 * 8
+    assert count.born_in_window == ()
 
 
 def test_increase_is_close_for_a_steady_counter(client: PromClient) -> None:
