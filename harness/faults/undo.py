@@ -95,7 +95,6 @@ def _kill_groups(pids: list[int]) -> str:
 
 
 def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping[str, str] | None) -> str:
-    from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
     from harness.spec.loader import parse_model, read
     from harness.spec.models import Experiment
 
@@ -109,13 +108,28 @@ def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping
         # the file changed since the run: never run another fault's stop
         raise FaultError(f"fault {index} of {path} is now {fault.name!r}, not {name!r}: the file was edited since "
                          "the run; restore it, then run `harness rollback` again")
+    return undo_fault(fault, path.parent)
+
+
+def undo_fault(fault: object, cwd: Path) -> str:
+    """The stop of a fault configured in the experiment (http, process, chaostoolkit)."""
+    from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
+
     if isinstance(fault, HttpFault):
         return http_call(fault.stop, f"{fault.name} stop")
     if isinstance(fault, ProcessFault):
-        return run_argv(fault.stop, fault.timeout, f"{fault.name} stop", path.parent)
+        return run_argv(fault.stop, fault.timeout, f"{fault.name} stop", cwd)
     if isinstance(fault, ChaosToolkit) and fault.rollback is not None:
         return run_activity(fault.rollback, f"{fault.name} rollback")
     return "nothing to undo"
+
+
+def undo_live(recipe: Recipe, fault: object | None, cwd: Path | None) -> str:
+    """Revert during a run: faults from the experiment use the fault as loaded, not the file as it is
+    now (it may have been edited since the run started); everything else replays its recipe."""
+    if recipe.get("kind") == "experiment-fault" and fault is not None and cwd is not None:
+        return undo_fault(fault, cwd)
+    return apply_undo(recipe)
 
 
 def shown_url(url: str) -> str:

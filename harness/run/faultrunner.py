@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from harness.errors import FaultError, HarnessError
+from harness.errors import HarnessError
 from harness.faults.base import FaultCheck, FaultContext, Prepared
 from harness.faults.registry import prepare
-from harness.faults.undo import apply_undo
+from harness.faults.undo import undo_live
 from harness.plan import FaultSlot
 from harness.run.journal import Journal
+from harness.spec.faults import FaultBase
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class FaultRecord:
     check: FaultCheck | None = None
     prepared: Prepared | None = None
     undo: Mapping[str, Any] | None = None
+    fault: FaultBase | None = None
+    cwd: Path | None = None
 
     @property
     def active(self) -> bool:
@@ -44,10 +50,12 @@ class FaultRecord:
 
 class FaultRunner:
     def __init__(self, journal: Journal, context: Callable[[FaultSlot], FaultContext],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float],
+                 shield: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> None:
         self._journal = journal
         self._context = context
         self._clock = clock
+        self._shield = shield  # a signal must not cut an injection or a revert in half
         self._lock = threading.Lock()
         self.records: dict[str, FaultRecord] = {}
 
@@ -55,14 +63,17 @@ class FaultRunner:
         fault = slot.fault
         record = FaultRecord(fault.name, str(fault.type), slot.start, slot.end)
         self.records[fault.name] = record
+        context = self._context(slot)
+        record.cwd = context.experiment_path.parent
         try:
-            prepared = prepare(fault, self._context(slot))
+            prepared = prepare(fault, context)
         except HarnessError as err:
             record.error = str(err)
             log.error("fault %s could not be prepared: %s", fault.name, err)
             return record
         record.targets, record.prepared, record.undo = prepared.targets, prepared, prepared.undo
-        with self._lock:
+        record.fault = fault
+        with self._shield(), self._lock:
             self._journal.write("intent", fault.name, type=record.type, targets=list(prepared.targets),
                                 undo=prepared.undo)
             record.started = self._clock()
@@ -86,15 +97,15 @@ class FaultRunner:
         record = self.records.get(name)
         if record is None or not record.active:
             return
-        with self._lock:
+        with self._shield(), self._lock:
             # Checked while still in place: counters read after the revert would dilute the effect.
             record.check = self._check(record)
             if record.undo is None:
                 self._finish(record, reverted=True)
                 return
             try:
-                result = apply_undo(record.undo)
-            except FaultError as err:
+                result = undo_live(record.undo, record.fault, record.cwd)
+            except Exception as err:  # any failure is reported loudly; never leaves revert_all half done
                 record.revert_error = str(err)
                 self._journal.write("revert-failed", name, error=str(err))
                 log.error("REVERT FAILED for fault %s: %s (run `harness rollback` on the run dir)", name, err)

@@ -31,6 +31,7 @@ class Interrupts:
     def __init__(self, stop_file: Path | None = None) -> None:
         self.stop_file = stop_file
         self.reason: str | None = None
+        self._pending = False
         self._shielded = 0
         self._previous: dict[int, object] = {}
 
@@ -48,19 +49,21 @@ class Interrupts:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         reason = "kill switch (SIGUSR1)" if signum == KILL_SWITCH_SIGNAL else f"interrupted by {name}"
+        self.reason = self.reason or reason
         if self._shielded:
-            log.warning("%s received while reverting faults: finishing the revert first", name)
-            self.reason = self.reason or reason
+            log.warning("%s received while a fault is being changed: finishing that first", name)
+            self._pending = True
             return
-        if self.reason is None:
-            self.reason = reason
-            raise Halt(reason)
+        raise Halt(self.reason)
 
     def check(self) -> None:
-        """Raise Halt if a signal arrived during a shielded section or the stop file appeared."""
+        """Raise Halt for a signal that arrived during a shielded section, or when the stop file appears."""
         if self.stop_file is not None and self.stop_file.exists() and self.reason is None:
             self.reason = f"kill switch: stop file {self.stop_file} appeared"
             raise Halt(self.reason)
+        if self._pending and not self._shielded:
+            self._pending = False
+            raise Halt(self.reason or "interrupted")
 
     @contextlib.contextmanager
     def shield(self) -> Iterator[None]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import FaultError
 from harness.faults.base import Recipe
 from harness.faults.undo import apply_undo
 
@@ -53,8 +52,11 @@ def pending(run_dir: Path) -> list[Pending]:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line torn by a crash mid-write: the intent before it still stands
+        if not isinstance(entry, dict):
+            continue
         name = str(entry.get("fault"))
-        if entry.get("event") in ("intent", "applied") and entry.get("undo"):
+        undo = entry.get("undo")
+        if entry.get("event") in ("intent", "applied") and isinstance(undo, dict) and "kind" in undo:
             recipes.setdefault(name, []).append(entry["undo"])
             if name not in order:
                 order.append(name)
@@ -78,7 +80,7 @@ def rollback(run_dir: Path, environ: Mapping[str, str] | None = None) -> list[Ro
     for item in pending(run_dir):
         try:
             message = apply_undo(item.undo, environ)
-        except FaultError as err:
+        except Exception as err:  # one broken undo must not stop the others from being undone
             journal.write("revert-failed", item.fault, error=str(err), by="harness rollback")
             outcomes.append(RollbackOutcome(item.fault, False, str(err)))
             by_fault.setdefault(item.fault, []).append("failed")

@@ -88,7 +88,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
-                         options.clock)
+                         options.clock, options.interrupts.shield)
     platform_ref: list[RunningPlatform] = []
     interrupts = options.interrupts
     interrupts.stop_file = options.stop_file
@@ -113,6 +113,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
         state.verdict, state.reason = "ERROR", f"unexpected {type(err).__name__}: {err}"
     finally:
         interrupts.uninstall()
+        state.halted = state.halted or interrupts.reason  # a signal that arrived while shielded
         state.faults = list(faults.records.values())
         state.ended = options.clock()
         _conclude(state)
@@ -262,6 +263,15 @@ def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions
 
 
 def _conclude(state: RunState) -> None:
+    reverts_failed = [f.name for f in state.faults if f.reverted is False]
+    if reverts_failed:
+        # loud on every path: in the output, in result.json and as the exit code
+        state.problems.append(f"ROLLBACK FAILED for {', '.join(reverts_failed)}: run `harness rollback "
+                              f"{state.run_dir}`")
+        state.verdict, state.exit_code = "ERROR", EXIT_CODES["ERROR"]
+        state.reason = f"rollback failed for {', '.join(reverts_failed)}" + (f"; {state.reason}" if state.reason
+                                                                              else "")
+        return
     if state.exit_code is not None and state.verdict is not None:
         return
     if state.verdict == "ERROR" or (state.verdict == "INCONCLUSIVE" and not state.slos):
@@ -269,17 +279,11 @@ def _conclude(state: RunState) -> None:
         return
     verdicts = [s.verdict for s in state.slos] + [e.verdict for e in state.expectations]
     for record in state.faults:
-        if record.check is not None and record.check.took_effect is False:
+        if record.check is not None and record.check.took_effect is not True:
             verdicts.append("INCONCLUSIVE")
-            state.problems.append(f"fault {record.name} did not take effect: {record.check.observed}")
-    overall = combine(verdicts)
-    reverts_failed = [f.name for f in state.faults if f.reverted is False]
-    if reverts_failed:
-        state.problems.append(f"ROLLBACK FAILED for {', '.join(reverts_failed)}: run `harness rollback "
-                              f"{state.run_dir}`")
-        overall = "ERROR"
-    elif state.halted is not None:
-        overall = "ABORTED"
+            what = "did not take effect" if record.check.took_effect is False else "could not be confirmed"
+            state.problems.append(f"fault {record.name} {what}: {record.check.observed}")
+    overall = "ABORTED" if state.halted is not None else combine(verdicts)
     state.verdict = overall
     state.reason = state.halted or _reason(state.slos, overall) or state.reason
     state.exit_code = EXIT_CODES[overall]
