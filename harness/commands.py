@@ -13,7 +13,7 @@ from harness.result import result_document
 from harness.run.progress import Snapshot
 from harness.spec.loader import BUNDLED_ROOT, load_experiment, load_profile
 from harness.spec.source import DocumentError, read_all_documents
-from harness.verdict import EXIT_INVALID
+from harness.verdict import EXIT_CODES, EXIT_INVALID
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
 DEMO_EXPERIMENTS = (
@@ -128,13 +128,17 @@ def demo(output: Path, stop_file: Path | None, quiet: bool) -> int:
         print(f"\n== {name}: expected {expected} ==", file=sys.stderr)
         code = run(path, output, stop_file, quiet)
         outcomes.append((name, expected, code))
+        if code == EXIT_CODES["ABORTED"]:
+            print("demo halted: the remaining experiments were not started", file=sys.stderr)
+            break
     print("\ndemo game day:")
     wanted = {"PASS": 0, "FAIL": 1}
     for name, expected, code in outcomes:
-        got = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE", 4: "ABORTED", 5: "ERROR"}.get(code, str(code))
+        got = {c: v for v, c in EXIT_CODES.items()}.get(code, f"exit {code}")
         mark = "as designed" if wanted[expected] == code else f"UNEXPECTED (designed to {expected})"
         print(f"  {name}: {got} - {mark}")
-    return 0 if all(wanted[e] == c for _, e, c in outcomes) else 1
+    complete = len(outcomes) == len(DEMO_EXPERIMENTS)
+    return 0 if complete and all(wanted[e] == c for _, e, c in outcomes) else 1
 
 
 def rollback(run_dir: Path) -> int:

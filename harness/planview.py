@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from harness.judge import budget_ratio
+from harness.judge import budget_ratio, z_for
 from harness.plan import Plan, judged_window, window_queries
 from harness.spec.faults import FaultBase
 from harness.spec.loader import LoadedExperiment
@@ -57,7 +57,7 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     for hypothesis in experiment.hypothesis:
         slo = loaded.slo(hypothesis.slo)
         sli = plan.sli(slo.name)
-        needed = min_events_to_pass(budget_ratio(slo))
+        needed = min_events_to_pass(budget_ratio(slo), z_for(experiment.evidence.confidence))
         lines.append(f"  SLO {slo.name}: objective {slo.objective}% over {format_duration(slo.period)} "
                      f"(source: {loaded.slo_sources.get(slo.name)}); a phase needs at least "
                      f"{max(needed, experiment.evidence.min_events)} events with no errors to PASS")

@@ -392,8 +392,10 @@ def gate_experiment(folder: Path, min_budget_remaining: str | None) -> Path:
         hypothesis["min_budget_remaining"] = min_budget_remaining
     doc = {
         "apiVersion": "harness/v1", "kind": "Experiment", "metadata": {"name": "gate"},
+        # the gate reads the SLO's history: the user's own Prometheus (the local one starts empty)
+        "target": {"platform": "external"}, "prometheus": {"url": "http://127.0.0.1:9"},
         "slos": [{"name": "checkout", "objective": 99.9, "sli": {"ratio": {"bad": BAD, "total": TOTAL}}}],
-        "load": {"profile": "shop-steady"}, "hypothesis": [hypothesis],
+        "load": {"profile": "shop-steady", "host": "http://127.0.0.1:9"}, "hypothesis": [hypothesis],
     }
     path = folder / "gate.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

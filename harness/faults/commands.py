@@ -27,7 +27,7 @@ def prepare_process(fault: ProcessFault, ctx: FaultContext) -> Prepared:
         return {"result": undo.run_argv(fault.start, fault.timeout, f"{fault.name} start",
                                         ctx.experiment_path.parent)}
 
-    return Prepared((" ".join(fault.start),), undo.experiment_fault(ctx.experiment_path, ctx.fault_index, fault.name),
+    return Prepared((fault.start[0],), undo.experiment_fault(ctx.experiment_path, ctx.fault_index, fault.name),
                     apply, _ran)
 
 

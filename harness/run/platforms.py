@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UnsupportedError
+from harness.errors import PlatformError, UnsupportedError
 from harness.faults.base import ReplicaView
 from harness.spec.loader import LoadedExperiment
 
@@ -47,6 +47,13 @@ class LocalPlatform(RunningPlatform):
                                  rule_files=tuple(rule_files))
 
     def start(self) -> None:
+        from harness.platform.local.edge import CADDY
+        from harness.prom.server import PROMETHEUS
+
+        missing = [path for path in (PROMETHEUS, CADDY) if not Path(path).is_file()]
+        if missing:
+            raise PlatformError(f"the local platform needs {' and '.join(missing)}: run `bash scripts/setup.sh` "
+                                "(or apt-get install prometheus caddy)")
         try:
             self._stack.start()
         except BaseException:

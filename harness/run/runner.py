@@ -84,7 +84,11 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
     run_id, run_dir = new_run_dir(options, loaded.name, options.clock())
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        problem = f"--output {options.output}: cannot create the run folder {run_dir}: {err.strerror}"
+        raise SpecError([problem]) from None
     state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
@@ -145,7 +149,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     platform_ref.append(platform)
     state.prometheus_url = platform.prometheus_url
     client = _client(loaded, platform)
-    log.info("Prometheus at %s; checking every query before anything is injected", platform.prometheus_url)
+    log.info("Prometheus at %s; checking every query before anything is injected", client.url)
     plan = evaluate.check_before_start(client, loaded, plan, options.clock())
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)

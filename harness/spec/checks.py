@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.spec.faults import ChaosToolkit, ProcessFault
+from harness.spec.faults import ChaosToolkit, CpuStress, ProcessFault
 from harness.spec.models import (
     ExpectAlert,
     ExpectRecovers,
@@ -96,6 +96,11 @@ def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iter
     if platform != "local" and experiment.prometheus is None:
         yield ("prometheus",), f"platform {platform!r} needs 'prometheus.url' (only 'local' runs its own)"
     if platform == "local":
+        for index, hypothesis in enumerate(experiment.hypothesis):
+            if hypothesis.min_budget_remaining is not None:
+                yield (("hypothesis", index, "min_budget_remaining"),
+                       "the local platform's Prometheus starts empty, so there is no budget history to gate on: "
+                       "use it with platform external (your Prometheus)")
         replicas = experiment.target.local_or_default.replicas
         for index, rule in enumerate(alert_rules):
             if not rule.is_file():
@@ -132,6 +137,8 @@ def _check_faults(experiment: Experiment) -> Iterator[Finding]:
             yield from _check_activity(index, "action", fault.action)
             if fault.rollback is not None:
                 yield from _check_activity(index, "rollback", fault.rollback)
+        if isinstance(fault, CpuStress) and shutil.which("stress-ng") is None:
+            yield ("faults", index, "type"), "cpu-stress needs stress-ng: apt-get install stress-ng"
         if isinstance(fault, ProcessFault):
             for key in ("start", "stop"):
                 program = getattr(fault, key)[0]

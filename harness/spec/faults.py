@@ -18,7 +18,7 @@ from harness.spec.units import parse_percent
 
 class FaultBase(Model):
     type: str
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     at: Duration = 0.0
     selector: dict[str, str] | None = None
     """Label selector; without it a fault applies to all replicas of the target."""
@@ -79,7 +79,7 @@ class PodKill(FaultBase):
 class Latency(FaultBase):
     type: Literal["latency"]
     duration: PositiveDuration
-    delay: PositiveDuration
+    delay: Annotated[PositiveDuration, Field(le=60.0)]
     jitter: Duration = 0.0
 
 
@@ -92,7 +92,7 @@ class HttpError(FaultBase):
 
 class Blackhole(FaultBase):
     type: Literal["blackhole"]
-    duration: PositiveDuration
+    duration: Annotated[PositiveDuration, Field(le=3600.0)]
 
 
 class ProcessPause(FaultBase):

@@ -24,8 +24,11 @@ from harness.spec.source import (
     read_document,
     substitute_env,
 )
+from harness.spec.units import format_duration
 
 M = TypeVar("M", bound=BaseModel)
+
+DURATION_FIELDS = ("delay", "duration", "jitter", "window", "within", "at")
 
 BUNDLED_ROOT = Path(__file__).resolve().parents[2]
 """The checkout (or installed tree) that holds the bundled `experiments/` and `loadprofiles/`."""
@@ -86,6 +89,10 @@ def _problems_from_validation(doc: Document, err: ValidationError, known: list[P
             message = f"expected {item['ctx']['expected']}, got {item['input']!r}"
         elif item["type"] == "fault_type" and isinstance(item["input"], dict):
             message += f", got {item['input'].get('type')!r}"
+        elif item["type"] == "string_pattern_mismatch":
+            message = f"use only letters, digits, '_', '.' and '-', got {item['input']!r}"
+        elif item["type"] == "less_than_equal" and loc and loc[-1] in DURATION_FIELDS:
+            message = f"must be at most {format_duration(float(item['ctx']['le']))}, got {item['input']!r}"
         problems.append(Problem(doc.path, loc, message, doc.line_of(loc)))
     return problems
 

@@ -239,6 +239,13 @@ class EvidencePolicy(Model):
 
     min_events: int = Field(default=100, ge=1)
     confidence: Percent = Decimal("95")
+
+    @field_validator("confidence")
+    @classmethod
+    def _usable_confidence(cls, value: Decimal) -> Decimal:
+        if not Decimal(50) <= value < Decimal(100):
+            raise ValueError(f"use a confidence from 50% up to (not including) 100%, e.g. 95%; got {value}%")
+        return value
     counting: Literal["exact", "increase"] = "exact"
     guard: Duration = 0.0
     """Seconds left out of the judged window on each side of every phase boundary."""
