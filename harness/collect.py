@@ -97,12 +97,56 @@ def series_jobs(client: PromClient, selector: str, window: Window) -> list[str]:
     return sorted({s.labels.get("job", "") for s in client.query(query, at=window.end).vector} - {""})
 
 
+def sli_jobs(client: PromClient, sli: SliQueries, window: Window, plan: Plan) -> list[str]:
+    """The scrape jobs behind every side of an SLI, also those of a good/bad metric with no series in the
+    window (its targets may have been down all along: then "no such event" would be a lie)."""
+    jobs: set[str] = set()
+    wider = Window(window.phase, window.start - plan.lookback_s, window.end)
+    for text in (sli.total, sli.good, sli.bad):
+        if text is None:
+            continue
+        jobs.update(series_jobs(client, text, window))
+        names = _name_only_selector(text) if is_selector(text) else None
+        if names is not None and text is not sli.total:
+            jobs.update(series_jobs(client, names, wider))
+    return sorted(jobs)
+
+
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def unknown_labels(client: PromClient, selector: str, start: float, end: float) -> list[str]:
+    """Label names a selector matches on that its metric never carries: a typo (`cod=~"5.."`) would
+    otherwise match nothing and read as "no errors"."""
+    names = _name_only_selector(selector) if is_selector(selector) else None
+    if names is None or "{" not in selector:
+        return []
+    window = window_literal(max(end - start, 1.0))
+    missing = []
+    for label, op, value in _MATCHER.findall(selector[selector.index("{"):]):
+        if label == "__name__" or (op in ("=", "=~") and _accepts_empty(op, value)):
+            continue  # a matcher that accepts the empty value also selects series without the label
+        query = f'count(last_over_time({names[:-1]},{label}!=""}}[{window}]))'
+        if not any(sample.value > 0 for sample in client.query(query, at=end).vector):
+            missing.append(label)
+    return missing
+
+
+def _accepts_empty(op: str, value: str) -> bool:
+    if op == "=":
+        return value == ""
+    try:
+        return re.fullmatch(value, "") is not None
+    except re.error:
+        return True  # a regex Python cannot read: do not guess
+
+
 def telemetry_problems(client: PromClient, sli: SliQueries, window: Window, plan: Plan) -> list[str]:
     problems = []
     if window.end - window.start < 2 * plan.scrape_interval_s:
         problems.append(f"the {window.phase} window ({window.end - window.start:.1f}s) is shorter than two "
                         f"scrape intervals ({plan.scrape_interval_s:g}s): too short to measure")
-    for job in series_jobs(client, sli.total, window):
+    for job in sli_jobs(client, sli, window, plan):
         health = scrape_health(client, f'{{job="{job}"}}', window.start, window.end, plan.scrape_interval_s)
         problems += [f"job {job}: target down during the window: {t}" for t in health.down]
         problems += [f"job {job}: scrape gap (missing samples) during the window: {t}" for t in health.gaps]
@@ -211,6 +255,10 @@ def preflight(client: PromClient, slis: Sequence[SliQueries], at: float, lookbac
                 if is_selector(text) and not metric_exists(client, text, at - lookback_s, at):
                     problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} has no series in the last "
                                     f"{lookback_s:.0f}s (misspelt, renamed, or not scraped?)")
+                    continue
+                for label in unknown_labels(client, text, at - lookback_s, at):
+                    problems.append(f"SLO {sli.slo}: {side} selector matches on label {label!r}, which "
+                                    f"{metric_name(text)} never carries in the last {lookback_s:.0f}s (misspelt?)")
             except EvidenceError as err:
                 problems.append(f"SLO {sli.slo}: {side} query failed: {err}")
     return problems

@@ -251,6 +251,16 @@ def test_renamed_metric_is_reported_by_preflight() -> None:
     assert prom.unsupported == []
 
 
+def test_a_misspelt_label_in_the_bad_selector_is_reported_by_preflight() -> None:
+    # `cod` for `code`: the selector would match nothing, and "no errors" would pass
+    typo = sli_queries(slo(bad='http_requests_total{job="edge",cod=~"5.."}', total=TOTAL))
+    with FakePrometheus((*edge(), up())) as prom:
+        problems = preflight(PromClient(prom.url, backoff_s=0.01), [typo], END, 600.0)
+    assert problems == ["SLO checkout: bad selector matches on label 'cod', which http_requests_total never "
+                        "carries in the last 600s (misspelt?)"]
+    assert prom.unsupported == []
+
+
 def test_bad_side_without_series_counts_zero_only_because_the_metric_exists() -> None:
     outcome = judge_trap(TRAPS["bad_side_no_series_but_metric_exists"])
     assert outcome.evidence.bad == Count(0.0, "exact-samples", 0)

@@ -57,6 +57,10 @@ def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run
                 step: float) -> ExpectationResult:
     query = f'max(ALERTS{{alertname="{expect.alert}",alertstate="firing"}})'
     points = _points(client, query, first_fault, run_end, step)
+    if points and points[0][0] <= first_fault + step and points[0][1] >= 1:
+        return ExpectationResult("alert", expect.alert, expect.within, "INCONCLUSIVE", None,
+                                 f"alert {expect.alert} was already firing when the first fault started: "
+                                 "that proves nothing about detecting this fault")
     fired = next((t for t, v in points if v >= 1), None)
     if fired is None:
         return _result("alert", expect.alert, expect.within, None,

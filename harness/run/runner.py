@@ -149,6 +149,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     platform_ref.append(platform)
     state.prometheus_url = platform.prometheus_url
     client = _client(loaded, platform)
+    client.check_reachable()
     log.info("Prometheus at %s; checking every query before anything is injected", client.url)
     plan = evaluate.check_before_start(client, loaded, plan, options.clock())
     load = _start_load(loaded, plan, platform, state)
@@ -156,8 +157,8 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     cleanup.callback(_shielded, interrupts, load.stop)
     cleanup.callback(_shielded, interrupts, faults.revert_all)
     try:
-        run_timeline(plan, load.started_at, faults, state.phases, _tickers(loaded, plan, client, load, faults,
-                     state, options), interrupts, options.clock, options.sleep)
+        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options)
+        run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep)
     except Halt as halt:
         state.halted = halt.reason
         log.warning("halting: %s; reverting every fault now", halt.reason)
@@ -184,13 +185,18 @@ def _shielded(interrupts: Interrupts, call: Callable[[], None]) -> None:
             log.error("cleanup step failed: %s", err)
 
 
-def _client(loaded: LoadedExperiment, platform: RunningPlatform) -> PromClient:
+def _client(loaded: LoadedExperiment, platform: RunningPlatform, timeout_s: float | None = None,
+            retries: int = 2) -> PromClient:
     config = loaded.experiment.prometheus
     headers = dict(config.headers) if config and loaded.experiment.target.platform != "local" else {}
-    timeout = config.timeout if config else 10.0
-    client = PromClient(platform.prometheus_url, headers, timeout)
-    client.check_reachable()
-    return client
+    timeout = timeout_s if timeout_s is not None else (config.timeout if config else 10.0)
+    return PromClient(platform.prometheus_url, headers, timeout, retries=retries)
+
+
+def _quick_client(loaded: LoadedExperiment, platform: RunningPlatform) -> PromClient:
+    """For the checks between timeline events: a slow answer must not delay a revert that falls due."""
+    abort = loaded.experiment.abort
+    return _client(loaded, platform, min(2.0, abort.check_every) if abort else 2.0, retries=0)
 
 
 def _start_load(loaded: LoadedExperiment, plan: Plan, platform: RunningPlatform, state: RunState) -> LoadRun:
@@ -262,7 +268,12 @@ def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions
         log.info("waiting %.1fs for the last scrapes to land", wait)
         options.sleep(wait)
     deadline = options.clock() + 3 * plan.scrape_interval_s
-    while not evaluate.scraped_after(client, plan, last, options.clock()) and options.clock() < deadline:
+    while not evaluate.scraped_after(client, plan, last, options.clock()):
+        if options.clock() >= deadline:
+            state.evidence_problems.append("the last scrape after the run did not land in Prometheus within "
+                                           f"{plan.settle_s + 3 * plan.scrape_interval_s:g}s: the last phase may "
+                                           "be missing its final samples")
+            return
         options.sleep(min(0.5, plan.scrape_interval_s))
 
 
@@ -282,6 +293,9 @@ def _conclude(state: RunState) -> None:
         state.exit_code = EXIT_CODES[state.verdict]
         return
     verdicts = [s.verdict for s in state.slos] + [e.verdict for e in state.expectations]
+    for problem in state.evidence_problems:
+        verdicts.append("INCONCLUSIVE")
+        state.problems.append(problem)
     for record in state.faults:
         if record.check is not None and record.check.took_effect is not True:
             verdicts.append("INCONCLUSIVE")

@@ -37,6 +37,8 @@ class RunState:
     expectations: list[ExpectationResult] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    evidence_problems: list[str] = field(default_factory=list)
+    """Problems that keep the whole run from passing (they are also listed in `problems`)."""
     halted: str | None = None
     aborted_by_guard: str | None = None
     verdict: Verdict | None = None
