@@ -77,6 +77,20 @@ def stop(proc: subprocess.Popen[bytes], *, timeout: float = 5.0, sig: int = sign
         proc.wait(timeout=timeout)
 
 
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the PID, it
+    tells a process apart from a later one that got the same PID."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def same_process(pid: int, started: int | None) -> bool:
+    """Whether PID still names the process that had this start time (None: unknown, assume it does)."""
+    return started is None or start_time(pid) == started
+
+
 def pid_alive(pid: int) -> bool:
     """True when a process with this PID exists and is not a zombie."""
     try:

@@ -20,7 +20,7 @@ import requests
 
 from harness.errors import FaultError, SpecError
 from harness.faults.base import Recipe
-from harness.procs import pid_alive
+from harness.procs import pid_alive, same_process, start_time
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,18 @@ def proxy_fault(url: str, name: str) -> Recipe:
 
 
 def resume(pids: list[int]) -> Recipe:
-    return {"kind": "resume", "pids": pids}
+    return {"kind": "resume", "pids": pids, "start_times": [start_time(pid) for pid in pids]}
 
 
 def kill_group(pids: list[int]) -> Recipe:
-    return {"kind": "kill-group", "pids": pids}
+    return {"kind": "kill-group", "pids": pids, "start_times": [start_time(pid) for pid in pids]}
+
+
+def _identified(recipe: Recipe) -> list[tuple[int, int | None]]:
+    """(pid, start time) pairs; a recipe from before start times were recorded has None."""
+    pids = [int(p) for p in recipe["pids"]]
+    times = list(recipe.get("start_times") or [None] * len(pids))
+    return list(zip(pids, times + [None] * (len(pids) - len(times)), strict=False))
 
 
 def experiment_fault(experiment: Path, index: int, name: str) -> Recipe:
@@ -47,9 +54,9 @@ def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
     if kind == "proxy-fault":
         return _delete_proxy_fault(str(recipe["url"]), str(recipe["name"]))
     if kind == "resume":
-        return _signal_all([int(p) for p in recipe["pids"]], signal.SIGCONT, "resumed")
+        return _signal_all(_identified(recipe), signal.SIGCONT, "resumed")
     if kind == "kill-group":
-        return _kill_groups([int(p) for p in recipe["pids"]])
+        return _kill_groups(_identified(recipe))
     if kind == "experiment-fault":
         return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]),
                                      recipe.get("fault_name"), environ)
@@ -68,11 +75,11 @@ def _delete_proxy_fault(url: str, name: str) -> str:
     return f"removed {name!r} from the fault proxy"
 
 
-def _signal_all(pids: list[int], sig: signal.Signals, verb: str) -> str:
+def _signal_all(pids: list[tuple[int, int | None]], sig: signal.Signals, verb: str) -> str:
     done = []
-    for pid in pids:
-        if not pid_alive(pid):
-            continue
+    for pid, started in pids:
+        if not pid_alive(pid) or not same_process(pid, started):
+            continue  # gone, or its PID now belongs to another process: never signal that one
         try:
             os.kill(pid, sig)
             done.append(pid)
@@ -83,9 +90,11 @@ def _signal_all(pids: list[int], sig: signal.Signals, verb: str) -> str:
     return f"{verb} PIDs {done}" if done else "nothing left to do (processes gone)"
 
 
-def _kill_groups(pids: list[int]) -> str:
+def _kill_groups(pids: list[tuple[int, int | None]]) -> str:
     done = []
-    for pid in pids:
+    for pid, started in pids:
+        if not same_process(pid, started):
+            continue  # the group leader is gone and its PID reused: never kill someone else's group
         try:
             os.killpg(pid, signal.SIGKILL)
             done.append(pid)

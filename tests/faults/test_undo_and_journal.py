@@ -94,7 +94,7 @@ def test_intent_is_journalled_before_apply(tmp_path: Path, monkeypatch: pytest.M
     record = runner.inject(slot_of(load_faults(experiment), 0))
     [before] = seen_during_apply
     assert [(e["event"], e["fault"]) for e in before] == [("intent", "proc")]
-    assert before[0]["undo"] == {"kind": "resume", "pids": [4242]}
+    assert before[0]["undo"] == {"kind": "resume", "pids": [4242], "start_times": [None]}
     assert before[0]["targets"] == ["target-a"]
     assert events(run_dir) == ["intent", "applied"]
     assert record.details == {"done": True}
@@ -321,3 +321,19 @@ def test_rollback_replays_a_chaostoolkit_rollback_left_behind(tmp_path: Path) ->
     assert not marker.exists()
     entries = journal_entries(tmp_path / "run")
     assert json.dumps(entries).count("create_marker") == 0  # the recipe points at the file, not its content
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        recipe = dict(undo.resume([proc.pid]))
+        recipe["start_times"] = [1]  # as if the paused process had died and its PID gone to this one
+        os.kill(proc.pid, signal.SIGSTOP)
+        assert undo.apply_undo(recipe) == "nothing left to do (processes gone)"
+        assert process_state(proc.pid) == "T"  # untouched
+        assert undo.apply_undo(undo.resume([proc.pid])).startswith("resumed")
+    finally:
+        proc.kill()
+        proc.wait()
