@@ -166,7 +166,7 @@ def collect_phase(client: PromClient, sli: SliQueries, window: Window, plan: Pla
         return PhaseEvidence(window.phase, window.start, window.end, failed, None, None, (), client_counts)
     return PhaseEvidence(window.phase, window.start, window.end, total, good, bad, tuple(problems),
                          client_counts, window_queries(sli, window.end - window.start, exact, plan.lookback_s),
-                         latency_quantiles(client, sli, window))
+                         latency_quantiles(client, sli, window), plan.scrape_interval_s)
 
 
 def collect_phases(client: PromClient, work: Sequence[tuple[SliQueries, Window, ClientCounts | None]], plan: Plan,

@@ -39,6 +39,7 @@ class PhaseEvidence:
     client: ClientCounts | None = None
     queries: Mapping[str, str] = field(default_factory=dict)
     quantiles: Mapping[str, float | None] = field(default_factory=dict)
+    scrape_interval_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
         if blockers:
             verdict, reasons = "INCONCLUSIVE", [*blockers, decision.reason]
     difference = _client_difference(evidence.client, total)
-    if difference is not None and abs(difference) > float(policy.client_server_tolerance) / 100:
+    if difference is not None and abs(difference) > _allowed_difference(evidence, policy):
         notes.append(f"client and server disagree: Locust counted {evidence.client.requests if evidence.client else 0}"
                      f" requests, Prometheus {total:.0f} ({difference:+.2%})")
     client = evidence.client
@@ -179,6 +180,16 @@ def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list
         return [f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
                 f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})"]
     return []
+
+
+def _allowed_difference(evidence: PhaseEvidence, policy: EvidencePolicy) -> float:
+    """The tolerance, or one scrape interval of traffic when larger: the server's window runs between the
+    last scrapes at or before each edge, so its edges shift by up to a scrape from the client's."""
+    tolerance = float(policy.client_server_tolerance) / 100
+    client = evidence.client
+    if client is None or not client.requests:
+        return tolerance
+    return max(tolerance, client.achieved_rps * evidence.scrape_interval_s / client.requests)
 
 
 def _client_difference(client: ClientCounts | None, total: float) -> float | None:

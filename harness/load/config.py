@@ -113,13 +113,24 @@ class LoadConfig:
                     "path": r.path,
                     "weight": r.weight,
                     "json": r.json,
-                    "headers": dict(r.headers),
+                    # values travel in the environment, never in the plan file: they may be secrets
+                    "headers": {name: {"env": header_env_name(i, j)} for j, name in enumerate(r.headers)},
                 }
-                for r in self.requests
+                for i, r in enumerate(self.requests)
             ],
             "wait": _wait_plan(self),
             "record_path": str(record_path),
         }
+
+
+def header_env_name(request: int, header: int) -> str:
+    return f"HARNESS_LOAD_HEADER_{request}_{header}"
+
+
+def header_environment(config: LoadConfig) -> dict[str, str]:
+    """The request headers' values, by the environment variable the plan names for each."""
+    return {header_env_name(i, j): value for i, r in enumerate(config.requests)
+            for j, value in enumerate(r.headers.values())}
 
 
 def shape_tick(stages: tuple[Stage, ...], run_s: float, t_s: float) -> tuple[int, float] | None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import LoadError
-from harness.load.config import PLAN_ENV, LoadConfig
+from harness.load.config import PLAN_ENV, LoadConfig, header_environment
 from harness.load.record import LoadWindow, Record, count_window, read_record
 from harness.procs import spawn, stop
 
@@ -123,7 +123,8 @@ def start_load(config: LoadConfig, run_dir: Path) -> LoadRun:
     record_path.unlink(missing_ok=True)
     plan_path.write_text(json.dumps(config.to_plan(record_path), indent=1))
     argv = _locust_argv(config)
-    proc = spawn(argv, log_path=log_path, env=_child_env({PLAN_ENV: str(plan_path)}), cwd=load_dir)
+    env = _child_env({PLAN_ENV: str(plan_path), **header_environment(config)})
+    proc = spawn(argv, log_path=log_path, env=env, cwd=load_dir)
     logger.info("started Locust (pid %d): %s", proc.pid, " ".join(argv))
     try:
         started_at = _wait_started(proc, record_path, log_path)

@@ -6,6 +6,7 @@ silently retry a dropped connection, so client-side failures stay visible.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,9 @@ from harness.load.config import read_plan_from_env
 def request_task(spec: dict[str, Any]) -> Callable[[HttpUser], None]:
     """A task sending one request of the plan; `json` (when not null) is the body."""
     method, path = str(spec["method"]), str(spec["path"])
-    options: dict[str, Any] = {"name": spec["name"], "headers": dict(spec.get("headers") or {})}
+    headers = {name: os.environ[value["env"]] if isinstance(value, dict) else value
+               for name, value in (spec.get("headers") or {}).items()}
+    options: dict[str, Any] = {"name": spec["name"], "headers": headers}
     if spec.get("json") is not None:
         options["json"] = spec["json"]
 

@@ -84,9 +84,15 @@ def test_pod_kill_run_server_counts_match_locust_per_phase(pod_kill_run: RunOutc
         client = phase["client"]
         assert client is not None, name
         assert client["requests"] > 0
-        assert phase["total"] == pytest.approx(client["requests"], rel=0.01), (name, phase["total"], client)
-        assert abs(phase["client_server_difference"]) <= 0.01
+        # The server counts between the last scrapes at or before each edge, Locust by request start:
+        # the two windows differ by less than one scrape interval (1 s here) at each edge.
+        one_scrape = client["achieved_rps"] * 1.0
+        assert abs(phase["total"] - client["requests"]) <= one_scrape, (name, phase["total"], client)
         assert pod_kill_run.result["load"]["phases"][name]["requests"] == client["requests"]
+    totals = [slo["phases"][name]["total"] for name in ("baseline", "fault", "recovery")]
+    clients = [slo["phases"][name]["client"]["requests"] for name in ("baseline", "fault", "recovery")]
+    # inner edges cancel out: over the three phases together the counts agree within one edge's shift
+    assert abs(sum(totals) - sum(clients)) <= slo["phases"]["fault"]["client"]["achieved_rps"] * 1.0
 
 
 @pytest.mark.integration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from harness.errors import SpecError
-from harness.load.config import LoadConfig, RequestSpec, Stage, shape_tick, stages_from_plan
+from harness.load.config import LoadConfig, RequestSpec, Stage, header_environment, shape_tick, stages_from_plan
 from harness.load.driver import LoadRun
 from harness.load.record import count_window, parse_record, read_record
 
@@ -85,7 +86,7 @@ def test_plan_carries_stages_requests_and_pacing() -> None:
     assert plan["run_s"] == 8.0
     assert plan["requests"] == [
         {"name": "order", "method": "POST", "path": "/api/order", "weight": 3, "json": {"item": 1},
-         "headers": {"X-Test": "1"}}
+         "headers": {"X-Test": {"env": "HARNESS_LOAD_HEADER_0_0"}}}
     ]  # fmt: skip
     assert plan["wait"] == {"throughput": 1.5}
     assert plan["record_path"] == "/tmp/record.jsonl"
@@ -211,3 +212,11 @@ def test_load_run_windows_use_offsets_from_started_at(tmp_path: Path) -> None:
     latest = run.latest(2.0)  # the run stopped at 103.5: the window ends at 104
     assert (latest.start, latest.end, latest.requests) == (102.0, 104.0, 8)
     assert not run.is_running()
+
+
+def test_header_values_travel_in_the_environment_not_in_the_plan_file(tmp_path: Path) -> None:
+    secret = "Bearer s3cr3t"
+    config = LoadConfig("http://127.0.0.1:1", (Stage(1.0, 1, 1.0),), 1.0,
+                        requests=(RequestSpec("a", "GET", "/", headers={"Authorization": secret}),))
+    assert secret not in json.dumps(config.to_plan(tmp_path / "record.jsonl"))
+    assert header_environment(config) == {"HARNESS_LOAD_HEADER_0_0": secret}
