@@ -22,10 +22,6 @@ class UnsupportedError(HarnessError):
     """A valid file asks for a capability this version does not provide yet (exit code 2)."""
 
 
-class PlanError(HarnessError):
-    """The experiment cannot be planned (e.g. faults do not fit the fault phase)."""
-
-
 class PlatformError(HarnessError):
     """The target platform could not be started, reached or stopped (exit code 5)."""
 

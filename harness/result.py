@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +100,3 @@ def write_result(state: RunState) -> Path:
     tmp.write_text(json.dumps(result_document(state), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def read_result(path: Path) -> Mapping[str, Any]:
-    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data

@@ -138,3 +138,13 @@ def test_rollback_of_a_folder_that_is_not_a_run(capsys: pytest.CaptureFixture[st
     code, out, err = run_cli(capsys, "rollback", str(tmp_path))
     assert (code, out) == (2, "")
     assert err == (f"{tmp_path}: no rollback.jsonl here: not a run folder, or no fault was ever injected\n")
+
+
+def test_run_refuses_a_stop_file_that_already_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stop = tmp_path / "stop"
+    stop.touch()
+    code = cli.main(["run", "experiments/shop-survives-replica-kill.yaml", "--output", str(tmp_path / "runs"),
+                 "--stop-file", str(stop)])
+    assert code == 2
+    assert f"--stop-file {stop} already exists: remove it first" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

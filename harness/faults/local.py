@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -19,7 +18,7 @@ from harness.errors import FaultError
 from harness.faults import undo
 from harness.faults.base import FaultCheck, FaultContext, Prepared, ReplicaView, matches
 from harness.platform.local.faultproxy import FaultProxyClient
-from harness.procs import pid_alive
+from harness.procs import pid_alive, process_state
 from harness.spec.faults import Blackhole, CpuStress, HttpError, Latency, PodKill, ProcessPause
 
 
@@ -62,20 +61,13 @@ def prepare_pause(fault: ProcessPause, ctx: FaultContext) -> Prepared:
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         time.sleep(0.05)
-        return {"paused": pids, "stopped_state": [_state(pid) == "T" for pid in pids]}
+        return {"paused": pids, "stopped_state": [process_state(pid) == "T" for pid in pids]}
 
     def verify(details: Mapping[str, Any]) -> FaultCheck:
         states = details.get("stopped_state", [])
         return FaultCheck(bool(states) and all(states), f"{sum(states)} of {len(pids)} process(es) were stopped")
 
     return Prepared(tuple(r.name for r in aimed), undo.resume(pids), apply, verify)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "?"
 
 
 def _proxy_spec(fault: Latency | HttpError | Blackhole, targets: list[int]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import requests
 
 from harness import procs
 from harness.errors import PlatformError
+from harness.evidence.queries import window_literal
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +43,11 @@ class ScrapeTarget:
     honor_labels: bool = False  # keep the target's own label values when they clash with these labels
 
 
-def duration_text(seconds: float) -> str:
-    """A Prometheus duration: "1s", "500ms"."""
-    millis = round(seconds * 1000)
-    if millis <= 0:
-        raise ValueError(f"duration must be positive, got {seconds} s")
-    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
-
-
 def build_config(
     targets: Sequence[ScrapeTarget], scrape_interval_s: float, rule_files: Sequence[Path]
 ) -> dict[str, Any]:
     """The configuration as a dict (JSON is valid YAML, so it is written as JSON)."""
-    interval = duration_text(scrape_interval_s)
+    interval = window_literal(scrape_interval_s)
     jobs: dict[str, dict[str, Any]] = {}
     for target in targets:
         job = jobs.setdefault(

@@ -20,7 +20,6 @@ class RunningPlatform:
     name: str = "external"
     prometheus_url: str = ""
     load_host: str | None = None
-    scrape_jobs: tuple[str, ...] = ()
 
     def replicas(self) -> Sequence[ReplicaView]:
         return ()
@@ -28,8 +27,6 @@ class RunningPlatform:
     def fault_proxy_url(self) -> str | None:
         return None
 
-    def desired_replicas(self) -> int | None:
-        return None
 
     def close(self) -> None:
         return None
@@ -37,7 +34,6 @@ class RunningPlatform:
 
 class LocalPlatform(RunningPlatform):
     name = "local"
-    scrape_jobs = ("edge", "shop", "supervisor", "faultproxy")
 
     def __init__(self, run_dir: Path, replicas: int, restart_delay_s: float, rule_files: Sequence[Path]) -> None:
         from harness.platform.local.stack import LocalStack
@@ -69,8 +65,6 @@ class LocalPlatform(RunningPlatform):
     def fault_proxy_url(self) -> str | None:
         return str(self._stack.fault_proxy_url)
 
-    def desired_replicas(self) -> int | None:
-        return self._replicas
 
     def close(self) -> None:
         self._stack.stop()

@@ -83,6 +83,9 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
+    if options.stop_file is not None and options.stop_file.exists():
+        raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
+                         "at once (nothing was started)"])
     run_id, run_dir = new_run_dir(options, loaded.name, options.clock())
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -224,7 +227,6 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
             reason = guard.check(client, now)
             state.abort_checks = guard.checks
             if reason is not None:
-                state.aborted_by_guard = reason
                 raise Halt(reason)
 
         tickers.append(Ticker(abort.check_every, check))

@@ -40,7 +40,6 @@ class RunState:
     evidence_problems: list[str] = field(default_factory=list)
     """Problems that keep the whole run from passing (they are also listed in `problems`)."""
     halted: str | None = None
-    aborted_by_guard: str | None = None
     verdict: Verdict | None = None
     verdict_status: str | None = None
     reason: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,7 +56,6 @@ class LoadedExperiment:
     slo_sources: Mapping[str, str]
     load: LoadedProfile
     alert_rules: tuple[Path, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from harness.spec.units import parse_duration, parse_percent
 
@@ -43,7 +43,3 @@ class Model(BaseModel):
     """Base of every file model: frozen, and unknown keys are errors (typos must not pass)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def positive_int(default: int | None = None, **kwargs: Any) -> Any:
-    return Field(default=default, ge=1, **kwargs)
