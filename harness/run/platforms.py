@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.errors import PlatformError, UnsupportedError
 from harness.faults.base import ReplicaView
+from harness.procs import pid_alive
 from harness.spec.loader import LoadedExperiment
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class LocalPlatform(RunningPlatform):
         self.load_host = self._stack.edge_url
 
     def replicas(self) -> Sequence[ReplicaView]:
-        return tuple(ReplicaView(f"shop-{r.index}", r.index, r.pid, dict(r.labels), r.ready)
+        # the state file lags a kill by up to one supervisor tick: a dead PID is never "ready"
+        return tuple(ReplicaView(f"shop-{r.index}", r.index, r.pid, dict(r.labels), r.ready and pid_alive(r.pid))
                      for r in self._stack.replicas())
 
     def fault_proxy_url(self) -> str | None:

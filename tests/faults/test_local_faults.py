@@ -21,7 +21,7 @@ from harness.faults.base import FaultContext
 from harness.faults.undo import apply_undo
 from harness.plan import FaultSlot
 from harness.platform.local.faultproxy import FaultProxyClient
-from harness.procs import pid_alive
+from harness.procs import pid_alive, start_time
 from harness.run.faultrunner import FaultRecord, FaultRunner
 from harness.run.journal import Journal, pending
 from harness.run.platforms import LocalPlatform
@@ -327,7 +327,8 @@ def test_cpu_stress_runs_and_is_stopped_by_revert(platform: LocalPlatform, runne
     record = _inject(runner, **_STRESS)
     pid = int(record.details["pid"])
     assert record.details["running"] is True
-    assert record.undo == {"kind": "kill-group", "pids": [pid]}
+    # the start time ties the recipe to this process, not to a later one that gets the same PID
+    assert record.undo == {"kind": "kill-group", "pids": [pid], "start_times": [start_time(pid)]}
     assert _is_stress_ng(pid)
     assert pid in live_group_members(pid)
     runner.verify_all()

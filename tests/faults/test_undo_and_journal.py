@@ -331,9 +331,12 @@ def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
         recipe = dict(undo.resume([proc.pid]))
         recipe["start_times"] = [1]  # as if the paused process had died and its PID gone to this one
         os.kill(proc.pid, signal.SIGSTOP)
+        assert _wait_state(proc.pid, "T") == "T"
         assert undo.apply_undo(recipe) == "nothing left to do (processes gone)"
+        time.sleep(0.1)
         assert process_state(proc.pid) == "T"  # untouched
         assert undo.apply_undo(undo.resume([proc.pid])).startswith("resumed")
+        assert _wait_state(proc.pid, "SR") in "SR"
     finally:
         proc.kill()
         proc.wait()
