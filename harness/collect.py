@@ -39,6 +39,7 @@ class Window:
 
 
 _NAME_MATCHER = re.compile(r'__name__\s*(=~|=)\s*"((?:[^"\\]|\\.)*)"')
+_METRIC_IN_EXPRESSION = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{\[])")
 
 
 def metric_name(selector: str) -> str | None:
@@ -104,6 +105,12 @@ def sli_jobs(client: PromClient, sli: SliQueries, window: Window, plan: Plan) ->
     wider = Window(window.phase, window.start - plan.lookback_s, window.end)
     for text in (sli.total, sli.good, sli.bad):
         if text is None:
+            continue
+        if not is_selector(text):
+            # a full expression: the metrics it reads are the names written before `{` or `[`
+            read = sorted(set(_METRIC_IN_EXPRESSION.findall(text)))
+            if read:
+                jobs.update(series_jobs(client, f'{{__name__=~"{"|".join(read)}"}}', wider))
             continue
         jobs.update(series_jobs(client, text, window))
         names = _name_only_selector(text) if is_selector(text) else None

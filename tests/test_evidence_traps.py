@@ -186,6 +186,11 @@ TRAPS: dict[str, Trap] = {
     "target_down_during_window": Trap(
         (*edge(), up(down=[50])), "INCONCLUSIVE",
         f"job edge: target down during the window: edge:80; {WILSON_ZERO_OF_6000}"),
+    "target_down_behind_an_expression": Trap(
+        (*edge(), up(down=[50])), "INCONCLUSIVE",
+        f"job edge: target down during the window: edge:80; {WILSON_ZERO_OF_6000}",
+        slo=slo(bad='sum(increase(http_requests_total{job="edge",code=~"5.."}[{{window}}]))',
+                total='sum(increase(http_requests_total{job="edge"}[{{window}}]))')),
     "scrape_gap": Trap(
         (*edge(), up(missing=range(40, 70))), "INCONCLUSIVE",
         f"job edge: scrape gap (missing samples) during the window: edge:80; {WILSON_ZERO_OF_6000}"),
