@@ -25,7 +25,8 @@ def _shown(fault: FaultBase, key: str, value: object) -> str:
 def _fault_line(loaded: LoadedExperiment, slot_index: int, plan: Plan) -> str:
     slot = plan.faults[slot_index]
     fault = slot.fault
-    fields = fault.model_dump(exclude={"name", "type", "at", "selector", "duration"}, exclude_none=True)
+    fields = fault.model_dump(exclude={"name", "type", "at", "selector", "duration", "verify", "expect_down"},
+                             exclude_none=True)
     shown = ", ".join(f"{k}={_shown(fault, k, v)}" for k, v in fields.items()
                       if k not in ("action", "rollback", "start", "stop"))
     aim = f"replicas matching {fault.selector}" if fault.selector else "all replicas of the target"

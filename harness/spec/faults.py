@@ -16,12 +16,51 @@ from harness.spec.types import Duration, Model, Percent, PositiveDuration
 from harness.spec.units import parse_percent
 
 
+class ProbeCall(Model):
+    """An HTTP probe: the fault took effect when the answer's status is one of `expect_status`."""
+
+    url: str
+    method: Literal["GET", "POST", "HEAD"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect_status: tuple[int, ...] = Field(min_length=1)
+    timeout: PositiveDuration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+
+class FaultVerify(Model):
+    """Proof that a fault took effect, checked after injection: a PromQL condition or an HTTP probe."""
+
+    query: str | None = None
+    """PromQL; true when the answer holds at least one sample (write it as a condition: `x > 0`)."""
+    probe: ProbeCall | None = None
+    within: PositiveDuration = 10.0
+    """How long after the injection the condition may take to hold (checked repeatedly until then)."""
+
+    @model_validator(mode="after")
+    def _one_check(self) -> FaultVerify:
+        if (self.query is None) == (self.probe is None):
+            raise ValueError("give exactly one of 'query' (a PromQL condition) or 'probe' (an HTTP check)")
+        return self
+
+
 class FaultBase(Model):
     type: str
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     at: Duration = 0.0
     selector: dict[str, str] | None = None
     """Label selector; without it a fault applies to all replicas of the target."""
+    verify: FaultVerify | None = None
+    """Optional proof that the fault took effect (beyond the fault type's own check)."""
+    expect_down: tuple[dict[str, str], ...] = ()
+    """Scrape targets (label matchers, e.g. {instance: "10.0.0.2:8080"}) this fault takes down: while
+    down they serve nothing, so their missing scrapes during the fault hide at most the events between
+    their last scrape and the fault's start."""
 
     @property
     def persists(self) -> bool:

@@ -107,14 +107,32 @@ class LatencySLI(Model):
         return value
 
 
+class ClientSLI(Model):
+    """An SLI counted from the load generator's own per-request records, not from Prometheus: for
+    systems whose server metrics cannot see queueing or have no latency histogram."""
+
+    requests: tuple[str, ...] | None = None
+    """Names of the load profile's requests (or the user locustfile's request names); default: all."""
+    latency: PositiveDuration | None = None
+    """A request is good when it succeeded within this time; without it, when it succeeded."""
+
+    @field_validator("requests")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one request name, or leave 'requests' out to count every request")
+        return value
+
+
 class SLI(Model):
     ratio: RatioSLI | None = None
     latency: LatencySLI | None = None
+    client: ClientSLI | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLI:
-        if (self.ratio is None) == (self.latency is None):
-            raise ValueError("give exactly one of 'ratio' or 'latency'")
+        if sum(kind is not None for kind in (self.ratio, self.latency, self.client)) != 1:
+            raise ValueError("give exactly one of 'ratio', 'latency' or 'client'")
         return self
 
 
