@@ -14,6 +14,9 @@ from harness.verdict import EXIT_INVALID
 
 log = logging.getLogger("harness")
 
+ONE_EXPERIMENT = ("harness run takes one experiment; to run several, use `harness gate a.yaml b.yaml` "
+                  "(not built yet in this version: run them one at a time)")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Chaos experiments with SLO evidence.")
@@ -26,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the timeline, faults and exact PromQL; changes nothing")
     plan.add_argument("file", type=Path)
     run = sub.add_parser("run", help="run one experiment and judge it")
-    run.add_argument("file", type=Path)
+    # several files are accepted here only to answer with a clear message instead of a usage error
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _run_options(run)
     demo = sub.add_parser("demo", help="run the bundled demo game day on the local platform")
     _run_options(demo)
@@ -94,9 +98,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plan":
         return commands.plan(args.file)
     if args.command == "run":
-        return commands.run(args.file, args.output, args.stop_file, args.quiet)
+        if len(args.files) > 1:
+            print(ONE_EXPERIMENT, file=sys.stderr)
+            return EXIT_INVALID
+        return commands.run(args.files[0], args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "demo":
-        return commands.demo(args.output, args.stop_file, args.quiet)
+        return commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)

@@ -5,6 +5,7 @@ All queries of one window are evaluated at that window's end, after the last scr
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -13,13 +14,13 @@ from dataclasses import dataclass, replace
 
 from harness.errors import EvidenceError
 from harness.evidence.counting import Count
+from harness.evidence.health import ExpectDown, SliHealth, read_selectors, sli_health
 from harness.evidence.queries import (
     count_exact,
     count_increase,
     histogram_bounds,
     increase_query,
     is_selector,
-    scrape_health,
     window_literal,
 )
 from harness.judge import ClientCounts, PhaseEvidence
@@ -36,10 +37,12 @@ class Window:
     phase: str
     start: float
     end: float
+    nominal_s: float | None = None
+    """The phase's planned length: rules about window length compare it, so they never flip on the
+    milliseconds by which a measured window differs."""
 
 
 _NAME_MATCHER = re.compile(r'__name__\s*(=~|=)\s*"((?:[^"\\]|\\.)*)"')
-_METRIC_IN_EXPRESSION = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{\[])")
 
 
 def metric_name(selector: str) -> str | None:
@@ -98,27 +101,6 @@ def series_jobs(client: PromClient, selector: str, window: Window) -> list[str]:
     return sorted({s.labels.get("job", "") for s in client.query(query, at=window.end).vector} - {""})
 
 
-def sli_jobs(client: PromClient, sli: SliQueries, window: Window, plan: Plan) -> list[str]:
-    """The scrape jobs behind every side of an SLI, also those of a good/bad metric with no series in the
-    window (its targets may have been down all along: then "no such event" would be a lie)."""
-    jobs: set[str] = set()
-    wider = Window(window.phase, window.start - plan.lookback_s, window.end)
-    for text in (sli.total, sli.good, sli.bad):
-        if text is None:
-            continue
-        if not is_selector(text):
-            # a full expression: the metrics it reads are the names written before `{` or `[`
-            read = sorted(set(_METRIC_IN_EXPRESSION.findall(text)))
-            if read:
-                jobs.update(series_jobs(client, f'{{__name__=~"{"|".join(read)}"}}', wider))
-            continue
-        jobs.update(series_jobs(client, text, window))
-        names = _name_only_selector(text) if is_selector(text) else None
-        if names is not None and text is not sli.total:
-            jobs.update(series_jobs(client, names, wider))
-    return sorted(jobs)
-
-
 _MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -148,40 +130,48 @@ def _accepts_empty(op: str, value: str) -> bool:
         return True  # a regex Python cannot read: do not guess
 
 
-def telemetry_problems(client: PromClient, sli: SliQueries, window: Window, plan: Plan) -> list[str]:
-    problems = []
-    if window.end - window.start < 2 * plan.scrape_interval_s:
-        problems.append(f"the {window.phase} window ({window.end - window.start:.1f}s) is shorter than two "
-                        f"scrape intervals ({plan.scrape_interval_s:g}s): too short to measure")
-    for job in sli_jobs(client, sli, window, plan):
-        health = scrape_health(client, f'{{job="{job}"}}', window.start, window.end, plan.scrape_interval_s)
-        problems += [f"job {job}: target down during the window: {t}" for t in health.down]
-        problems += [f"job {job}: scrape gap (missing samples) during the window: {t}" for t in health.gaps]
-        problems += [f"job {job}: {p}" for p in health.problems]
-    return problems
+def interval_of(sli: SliQueries, plan: Plan) -> float:
+    return sli.scrape_interval_s or plan.scrape_interval_s
+
+
+def telemetry_health(client: PromClient, sli: SliQueries, window: Window, plan: Plan,
+                     expected: Sequence[ExpectDown], total: Count) -> SliHealth:
+    """Health scoped to the targets the SLI reads, with a bound on what their outages can hide."""
+    interval = interval_of(sli, plan)
+    length = window.nominal_s if window.nominal_s is not None else window.end - window.start
+    short = []
+    if length < 2 * interval:
+        short.append(f"the {window.phase} window ({length:g}s) is shorter than two scrape intervals "
+                     f"({interval:g}s): too short to measure")
+    rate = (total.value or 0.0) / max(window.end - window.start, 1e-9)
+    health = sli_health(client, read_selectors((sli.total, sli.good, sli.bad)), sli.total, window.start,
+                        window.end, interval, plan.lookback_s, expected, rate)
+    return replace(health, problems=(*short, *health.problems))
 
 
 def collect_phase(client: PromClient, sli: SliQueries, window: Window, plan: Plan, exact: bool,
-                  client_counts: ClientCounts | None) -> PhaseEvidence:
+                  client_counts: ClientCounts | None, expected: Sequence[ExpectDown] = ()) -> PhaseEvidence:
     try:
         total = count_side(client, sli.total, window, plan, exact, required=True)
         good = count_side(client, sli.good, window, plan, exact, False) if sli.good is not None else None
         bad = count_side(client, sli.bad, window, plan, exact, False) if sli.bad is not None else None
-        problems = telemetry_problems(client, sli, window, plan)
+        health = telemetry_health(client, sli, window, plan, expected, total)
     except (EvidenceError, ValueError) as err:
         failed = Count(None, "exact-samples" if exact else "increase", 0, problems=(f"query failed: {err}",))
         return PhaseEvidence(window.phase, window.start, window.end, failed, None, None, (), client_counts)
-    return PhaseEvidence(window.phase, window.start, window.end, total, good, bad, tuple(problems),
+    return PhaseEvidence(window.phase, window.start, window.end, total, good, bad, health.problems,
                          client_counts, window_queries(sli, window.end - window.start, exact, plan.lookback_s),
-                         latency_quantiles(client, sli, window), plan.scrape_interval_s)
+                         latency_quantiles(client, sli, window), interval_of(sli, plan),
+                         health.missing, health.missing_reasons, health.notes, sli.kind)
 
 
 def collect_phases(client: PromClient, work: Sequence[tuple[SliQueries, Window, ClientCounts | None]], plan: Plan,
-                   exact: bool, workers: int = 4) -> list[PhaseEvidence]:
+                   exact: bool, workers: int = 4, expected: Sequence[ExpectDown] = ()) -> list[PhaseEvidence]:
     """collect_phase for many (SLI, window) pairs, a few at a time: each query costs a round trip, and
     judging 20 SLOs over 3 phases sends hundreds of them. Results keep the order of `work`."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
-        return list(pool.map(lambda item: collect_phase(client, item[0], item[1], plan, exact, item[2]), work))
+        return list(pool.map(lambda item: collect_phase(client, item[0], item[1], plan, exact, item[2], expected),
+                             work))
 
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -233,8 +223,8 @@ def resolve_latency_bounds(client: PromClient, slis: Sequence[SliQueries], at: f
             continue
         bounds = histogram_bounds(client, sli.histogram, sli.selector, at - lookback_s, at)
         if not bounds:
-            problems.append(f"SLO {sli.slo}: histogram {sli.histogram}_bucket{sli.selector} has no series "
-                            f"in the last {lookback_s:.0f}s: is the name right, and is it scraped?")
+            problems.append(f"SLO {sli.slo}: histogram {sli.histogram}_bucket{sli.selector} {NO_SERIES_YET} "
+                            f"{lookback_s:.0f}s: is the name right, and is it scraped?")
             resolved.append(sli)
             continue
         from harness.evidence.queries import find_bound
@@ -250,22 +240,70 @@ def resolve_latency_bounds(client: PromClient, slis: Sequence[SliQueries], at: f
     return resolved, problems
 
 
+NO_SERIES_YET = "has no series in the last"
+"""Problems with this text may only mean the system has served nothing yet: checked again under load."""
+
+
+def label_value_misses(client: PromClient, selector: str, start: float, end: float) -> list[str]:
+    """Equality matchers whose value the metric never had while a near spelling exists (`5XX` → `5xx`).
+
+    A value not seen at all without a near miss may simply not have happened yet (no 503 so far): the
+    contradiction check at judging time covers that case.
+    """
+    names = _name_only_selector(selector) if is_selector(selector) else None
+    if names is None or "{" not in selector:
+        return []
+    window = window_literal(max(end - start, 1.0))
+    misses = []
+    for label, op, value in _MATCHER.findall(selector[selector.index("{"):]):
+        if label == "__name__" or op not in ("=", "=~") or _accepts_empty(op, value):
+            continue
+        query = f'count by ({label}) (last_over_time({names[:-1]},{label}!=""}}[{window}]))'
+        seen = sorted({s.labels.get(label, "") for s in client.query(query, at=end).vector} - {""})
+        near = _near_misses(op, value, seen)
+        if near:
+            shown = ", ".join(seen[:12]) + (", ..." if len(seen) > 12 else "")
+            misses.append(f'matches {label}{op}"{value}", which {metric_name(selector)} never had in the last '
+                          f'{end - start:.0f}s (its {label} values: {shown}): did you mean "{near[0]}"?')
+    return misses
+
+
+def _near_misses(op: str, value: str, seen: Sequence[str]) -> list[str]:
+    if op == "=":
+        if value in seen:
+            return []
+        folded = [v for v in seen if v.lower() == value.lower()]
+        return folded or difflib.get_close_matches(value, seen, n=1, cutoff=0.75)
+    try:
+        pattern = re.compile(value)
+        folded_pattern = re.compile(value, re.IGNORECASE)
+    except re.error:
+        return []
+    if any(pattern.fullmatch(v) for v in seen):
+        return []
+    return [v for v in seen if folded_pattern.fullmatch(v)]
+
+
 def preflight(client: PromClient, slis: Sequence[SliQueries], at: float, lookback_s: float) -> list[str]:
     """Every query runs once before anything is injected: it must parse and its metrics must exist."""
     problems = []
     for sli in slis:
+        if not sli.from_prometheus:
+            continue
         for side, text in (("total", sli.total), ("good", sli.good), ("bad", sli.bad)):
             if text is None:
                 continue
             try:
                 client.query(increase_query(text, 60.0), at=at)
                 if is_selector(text) and not metric_exists(client, text, at - lookback_s, at):
-                    problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} has no series in the last "
+                    problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} {NO_SERIES_YET} "
                                     f"{lookback_s:.0f}s (misspelt, renamed, or not scraped?)")
                     continue
                 for label in unknown_labels(client, text, at - lookback_s, at):
                     problems.append(f"SLO {sli.slo}: {side} selector matches on label {label!r}, which "
                                     f"{metric_name(text)} never carries in the last {lookback_s:.0f}s (misspelt?)")
+                problems += [f"SLO {sli.slo}: {side} selector {miss}"
+                             for miss in label_value_misses(client, text, at - lookback_s, at)]
             except EvidenceError as err:
                 problems.append(f"SLO {sli.slo}: {side} query failed: {err}")
     return problems

@@ -104,7 +104,7 @@ def _progress(quiet: bool) -> object:
     return show
 
 
-def run(path: Path, output: Path, stop_file: Path | None, quiet: bool) -> int:
+def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
     from harness.run.runner import RunOptions, run_experiment
 
     loaded = load_experiment(path)
@@ -112,12 +112,12 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool) -> int:
     options = RunOptions(output=output, stop_file=stop_file, progress=_progress(quiet),  # type: ignore[arg-type]
                          progress_every_s=2.0 if sys.stderr.isatty() else 5.0)
     state = run_experiment(loaded, options)
-    summary(result_document(state))
+    summary(result_document(state), full_reasons=verbose)
     print(f"  result: {state.run_dir / 'result.json'}")
     return int(state.exit_code if state.exit_code is not None else 5)
 
 
-def demo(output: Path, stop_file: Path | None, quiet: bool) -> int:
+def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
     """The bundled game day: one experiment that should pass, one that should fail for a visible reason."""
     folder = BUNDLED_ROOT / "experiments"
     outcomes = []
@@ -126,7 +126,7 @@ def demo(output: Path, stop_file: Path | None, quiet: bool) -> int:
         if not path.is_file():
             raise SpecError([f"{path}: the bundled demo experiment is missing (run from a checkout of the project)"])
         print(f"\n== {name}: expected {expected} ==", file=sys.stderr)
-        code = run(path, output, stop_file, quiet)
+        code = run(path, output, stop_file, quiet, verbose)
         outcomes.append((name, expected, code))
         if code == EXIT_CODES["ABORTED"]:
             print("demo halted: the remaining experiments were not started", file=sys.stderr)

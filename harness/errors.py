@@ -36,3 +36,15 @@ class FaultError(HarnessError):
 
 class EvidenceError(HarnessError):
     """Prometheus could not be queried or answered something unusable."""
+
+
+class RunStopped(HarnessError):
+    """A run that stops before any fault, with a verdict of its own (not an error of the harness)."""
+
+
+class Refused(RunStopped):
+    """The pre-run budget gate refused to start the experiment."""
+
+
+class Inconclusive(RunStopped):
+    """The run cannot produce evidence (e.g. a metric is missing); stopped before any injection."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.evidence.counting import Count
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.stats import decide_error_ratio
+from harness.stats import RatioDecision, decide_error_ratio
 from harness.verdict import Verdict, combine
 
 
@@ -40,6 +40,11 @@ class PhaseEvidence:
     queries: Mapping[str, str] = field(default_factory=dict)
     quantiles: Mapping[str, float | None] = field(default_factory=dict)
     scrape_interval_s: float = 0.0
+    missing_events: float = 0.0
+    """At most this many events may be missing from the counts (outages of the SLI's own targets)."""
+    missing_reasons: tuple[str, ...] = ()
+    telemetry_notes: tuple[str, ...] = ()
+    kind: str = "ratio"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class PhaseJudgement:
     queries: Mapping[str, str] = field(default_factory=dict)
     born_in_window: tuple[Mapping[str, str], ...] = ()
     quantiles: Mapping[str, float | None] = field(default_factory=dict)
+    missing_events: float = 0.0
+    scrape_interval_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,35 +130,84 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
     length = evidence.end - evidence.start
     base: dict[str, Any] = dict(phase=evidence.phase, start=evidence.start, end=evidence.end, judged=judged,
                 method=evidence.total.method, client=evidence.client, queries=evidence.queries,
-                born_in_window=_born(evidence), quantiles=evidence.quantiles)
+                born_in_window=_born(evidence), quantiles=evidence.quantiles,
+                missing_events=evidence.missing_events, scrape_interval_s=evidence.scrape_interval_s)
     if bad is None or total is None:
         return PhaseJudgement(good=None, bad=None, total=None, sli=None, burn_rate=None, budget_consumed=None,
                               error_interval=None, verdict="INCONCLUSIVE", reason="; ".join(problems), **base)
     burn = (bad / total) / float(budget) if total > 0 else None
     consumed = burn * length / slo.period if burn is not None else None
-    decision = decide_error_ratio(bad, total, budget, policy.min_events, z_for(policy.confidence))
+    z = z_for(policy.confidence)
+    decision = decide_error_ratio(bad, total, budget, policy.min_events, z)
     verdict: Verdict = decision.verdict
     reasons = [decision.reason]
-    notes = _notes(evidence, total, bad)
+    notes = [*_notes(evidence, total, bad), *evidence.telemetry_notes]
+    if evidence.missing_events > 0:
+        verdict, reasons, robust_note = _robust_to_missing(evidence, decision, bad, total, budget, policy, z)
+        notes += robust_note
     if verdict != "FAIL":
-        blockers = [*evidence.telemetry_problems, *_load_shortfall(evidence.client, policy)]
+        contradiction = _contradiction(evidence, bad, total, budget, policy, z)
+        blockers = [*evidence.telemetry_problems, *_load_shortfall(evidence.client, policy),
+                    *([contradiction] if contradiction else [])]
         if blockers:
-            verdict, reasons = "INCONCLUSIVE", [*blockers, decision.reason]
+            verdict, reasons = "INCONCLUSIVE", [*blockers, *reasons]
     difference = _client_difference(evidence.client, total)
     if difference is not None and abs(difference) > _allowed_difference(evidence, policy):
         notes.append(f"client and server disagree: Locust counted {evidence.client.requests if evidence.client else 0}"
                      f" requests, Prometheus {total:.0f} ({difference:+.2%})")
-    client = evidence.client
-    if client is not None and client.requests and total:
-        client_ratio, server_ratio = client.failures / client.requests, bad / total
-        if client_ratio - server_ratio > float(policy.client_server_tolerance) / 100:
-            notes.append(f"clients saw more failures than the server counted: Locust {client.failures} of "
-                         f"{client.requests} ({client_ratio:.2%}), Prometheus {bad:.0f} of {total:.0f} "
-                         f"({server_ratio:.2%}): requests lost before they were counted (e.g. a killed process)?")
     return PhaseJudgement(good=total - bad, bad=bad, total=total, sli=(total - bad) / total if total else None,
                           burn_rate=burn, budget_consumed=consumed, error_interval=(decision.low, decision.high),
                           verdict=verdict, reason="; ".join(reasons), notes=tuple(notes),
                           client_server_difference=difference, **base)
+
+
+def _robust_to_missing(evidence: PhaseEvidence, decision: RatioDecision, bad: float, total: float, budget: Decimal,
+                       policy: EvidencePolicy, z: float) -> tuple[Verdict, list[str], list[str]]:
+    """Keep a verdict only when no placement of the possibly missing events could change it.
+
+    The worst case for a PASS is every missing event bad; the best case for a FAIL is every one good.
+    """
+    missing = evidence.missing_events
+    why = "; ".join(evidence.missing_reasons)
+    worst = decide_error_ratio(bad + missing, total + missing, budget, policy.min_events, z)
+    best = decide_error_ratio(bad, total + missing, budget, policy.min_events, z)
+    if decision.verdict == "PASS" and worst.verdict != "PASS":
+        could = "FAIL" if worst.verdict == "FAIL" else "undecided"
+    elif decision.verdict == "FAIL" and best.verdict != "FAIL":
+        could = "PASS" if best.verdict == "PASS" else "undecided"
+    else:
+        return decision.verdict, [decision.reason], [f"up to {missing:.0f} events may be missing and cannot change "
+                                                     f"the verdict: {why}"]
+    return "INCONCLUSIVE", [f"{why}; with up to {missing:.0f} missing events the phase could be {could}: "
+                            f"{decision.reason}; measure the SLI where no fault takes its targets down (the edge), "
+                            "or declare the fault's expect_down"], []
+
+
+def _contradiction(evidence: PhaseEvidence, bad: float, total: float, budget: Decimal, policy: EvidencePolicy,
+                   z: float) -> str | None:
+    """Failures the load saw that the SLI's bad events do not account for, when they would change a PASS.
+
+    Only for ratio SLIs whose total covers the load's requests (a per-route SLI counts other traffic),
+    and beyond the failures that the scrape-aligned window edges can shift (two intervals' worth).
+    """
+    client = evidence.client
+    if evidence.kind != "ratio" or client is None or not client.requests or not client.failures:
+        return None
+    allowed = _allowed_difference(evidence, policy) * client.requests
+    unseen = client.failures - bad  # failed requests the server may never have counted at all
+    if min(abs(total - client.requests), abs(total + unseen - client.requests)) > allowed:
+        return None
+    length = evidence.end - evidence.start
+    slack = client.failures * min(1.0, 2 * evidence.scrape_interval_s / length) if length > 0 else client.failures
+    unaccounted = client.failures - bad - slack
+    if unaccounted <= 0:
+        return None
+    seen = decide_error_ratio(bad + unaccounted, max(total, float(client.requests)), budget, policy.min_events, z)
+    if seen.verdict == "PASS":
+        return None
+    return (f"contradicting evidence: the load saw {client.failures} of {client.requests} requests fail, but the SLI "
+            f"counts {bad:.0f} bad of {total:.0f}: its bad selector may not match these errors (check its label "
+            "values), or they failed before the server counted them (a killed process: measure at the edge)")
 
 
 def _born(evidence: PhaseEvidence) -> tuple[Mapping[str, str], ...]:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.evidence.queries import increase_query, is_selector, raw_samples_query
 from harness.promql import histogram_selectors, le_text
@@ -14,6 +14,7 @@ from harness.spec.loader import LoadedExperiment
 from harness.spec.models import PHASE_ORDER, InlineSLO, PhaseName
 
 LOCAL_SCRAPE_INTERVAL_S = 1.0
+DEFAULT_SCRAPE_INTERVAL_S = 15.0  # Prometheus's own default, used only until the real one is learned
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,27 @@ class SliQueries:
     histogram: str | None = None
     selector: str = ""
     threshold_s: float | None = None
+    scrape_interval_s: float | None = None
+    """Learned from Prometheus for the targets behind this SLI (None until learned)."""
+    interval_source: str = ""
+    client_requests: tuple[str, ...] | None = None
+    """kind "client": the load's request names counted (None: all); `threshold_s` their latency bound."""
 
     @property
     def exact_countable(self) -> bool:
         return all(is_selector(q) for q in (self.good, self.bad, self.total) if q is not None)
+
+    @property
+    def from_prometheus(self) -> bool:
+        """Client SLIs are counted from the load generator's records: no PromQL at all."""
+        return self.kind != "client"
 
     def with_bound(self, le: str) -> SliQueries:
         """A latency SLI with the bucket bound spelled as Prometheus stores it."""
         if self.histogram is None:
             return self
         good, total = histogram_selectors(self.histogram, self.selector, le)
-        return SliQueries(self.slo, self.kind, good, None, total, self.histogram, self.selector, self.threshold_s)
+        return replace(self, good=good, bad=None, total=total)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class Plan:
     scrape_interval_s: float
     settle_s: float
     guard_s: float
+    interval_source: str = "the local Prometheus"
+    warnings: tuple[str, ...] = ()
+    """What the checks before the run found questionable but not wrong (e.g. a declared interval)."""
 
     @property
     def lookback_s(self) -> float:
@@ -97,6 +111,10 @@ class Plan:
 
 
 def sli_queries(slo: InlineSLO) -> SliQueries:
+    if slo.sli.client is not None:
+        client = slo.sli.client
+        return SliQueries(slo.name, "client", None, None, "", threshold_s=client.latency,
+                          client_requests=client.requests)
     if slo.sli.ratio is not None:
         ratio = slo.sli.ratio
         return SliQueries(slo.name, "ratio", ratio.good, ratio.bad, ratio.total)
@@ -119,9 +137,12 @@ def build_plan(loaded: LoadedExperiment) -> Plan:
         FaultSlot(index, fault, fault_start + fault.at, fault_start + fault.at + fault.length)
         for index, fault in enumerate(experiment.faults)
     )
-    scrape = (experiment.prometheus.scrape_interval if experiment.prometheus and experiment.target.platform != "local"
-              else LOCAL_SCRAPE_INTERVAL_S)
-    settle = experiment.evidence.settle if experiment.evidence.settle is not None else 2 * scrape + 1.0
+    scrape, source = LOCAL_SCRAPE_INTERVAL_S, "the local Prometheus"
+    if experiment.target.platform != "local":
+        declared = experiment.prometheus.scrape_interval if experiment.prometheus else None
+        scrape = declared if declared is not None else DEFAULT_SCRAPE_INTERVAL_S
+        source = "declared (prometheus.scrape_interval)" if declared is not None else "assumed until learned"
+    settle = experiment.evidence.settle if experiment.evidence.settle is not None else settle_for(scrape)
     return Plan(
         experiment=loaded.name,
         phases=tuple(spans),
@@ -130,7 +151,13 @@ def build_plan(loaded: LoadedExperiment) -> Plan:
         scrape_interval_s=scrape,
         settle_s=settle,
         guard_s=experiment.evidence.guard,
+        interval_source=source,
     )
+
+
+def settle_for(scrape_interval_s: float) -> float:
+    """How long to wait after the run for the last scrape to land: two intervals and a second."""
+    return 2 * scrape_interval_s + 1.0
 
 
 def judged_window(plan: Plan, phase: str) -> tuple[float, float]:
@@ -145,6 +172,8 @@ def window_queries(queries: SliQueries, window_s: float, exact: bool, lookback_s
     Exact counting reads the raw samples of the window plus a lookback for each series' baseline.
     """
     shown: dict[str, str] = {}
+    if not queries.from_prometheus:
+        return shown
     for side in ("good", "bad", "total"):
         text = getattr(queries, side)
         if text is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from harness.judge import budget_ratio, z_for
 from harness.plan import Plan, judged_window, window_queries
-from harness.spec.faults import FaultBase
+from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.loader import LoadedExperiment
+from harness.spec.models import ClientSLI, ExpectAlert, ExpectRecovers, ExpectReplicasReady, Hypothesis
 from harness.spec.units import format_duration, format_percent, parse_duration, parse_percent
 from harness.stats import min_events_to_pass
 
@@ -22,6 +24,46 @@ def _shown(fault: FaultBase, key: str, value: object) -> str:
     return str(value)
 
 
+def _selector(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _url(url: str) -> str:
+    """A URL without its query string or credentials (either may hold a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def _commands(fault: FaultBase) -> list[str]:
+    """What a fault runs, so a reviewer sees it before anything is started."""
+    if isinstance(fault, ProcessFault):
+        return [f"start: {' '.join(fault.start)}", f"stop: {' '.join(fault.stop)}"]
+    if isinstance(fault, HttpFault):
+        return [f"start: {fault.start.method} {_url(fault.start.url)}",
+                f"stop: {fault.stop.method} {_url(fault.stop.url)}"]
+    if isinstance(fault, ChaosToolkit):
+        lines = []
+        for key in ("action", "rollback"):
+            activity = getattr(fault, key)
+            provider = activity.get("provider") if isinstance(activity, dict) else None
+            if isinstance(provider, dict):
+                lines.append(f"{key}: {provider.get('module')}.{provider.get('func')}")
+        return lines
+    return []
+
+
+def _extras(fault: FaultBase) -> list[str]:
+    lines = [f"    {line}" for line in _commands(fault)]
+    if fault.verify is not None:
+        check = (f"query {fault.verify.query}" if fault.verify.query is not None else
+                 f"probe {fault.verify.probe.method} {_url(fault.verify.probe.url)}" if fault.verify.probe else "")
+        lines.append(f"    verify: {check} within {format_duration(fault.verify.within)}")
+    for target in fault.expect_down:
+        lines.append(f"    expect down: {_selector(target)}")
+    return lines
+
+
 def _fault_line(loaded: LoadedExperiment, slot_index: int, plan: Plan) -> str:
     slot = plan.faults[slot_index]
     fault = slot.fault
@@ -29,7 +71,7 @@ def _fault_line(loaded: LoadedExperiment, slot_index: int, plan: Plan) -> str:
                              exclude_none=True)
     shown = ", ".join(f"{k}={_shown(fault, k, v)}" for k, v in fields.items()
                       if k not in ("action", "rollback", "start", "stop"))
-    aim = f"replicas matching {fault.selector}" if fault.selector else "all replicas of the target"
+    aim = f"replicas matching {_selector(fault.selector)}" if fault.selector else "all replicas of the target"
     if loaded.experiment.target.platform != "local":
         aim = "the external system"
     span = (f"+{format_duration(slot.start)} .. +{format_duration(slot.end)}" if fault.persists
@@ -37,16 +79,44 @@ def _fault_line(loaded: LoadedExperiment, slot_index: int, plan: Plan) -> str:
     return f"  {fault.name:<22} {fault.type:<13} {span:<20} on {aim}" + (f"; {shown}" if shown else "")
 
 
+def _scrape_interval(loaded: LoadedExperiment) -> str:
+    experiment = loaded.experiment
+    if experiment.target.platform == "local":
+        return "1s (the local Prometheus)"
+    declared = experiment.prometheus.scrape_interval if experiment.prometheus else None
+    if declared is not None:
+        return f"declared {format_duration(declared)} (an override; a warning is printed when Prometheus disagrees)"
+    return "learned from Prometheus at run time (targets API, else the spacing of raw samples)"
+
+
+def _load_rate(loaded: LoadedExperiment) -> str:
+    """The requested rate: known for an open model or constant throughput, not for think time."""
+    profile = loaded.load.profile
+    arrival = getattr(profile, "arrival", None)  # an optional field of newer profiles
+    rate = getattr(arrival, "rate", None)
+    if rate is not None:
+        return f"{rate:g} req/s requested (open model)"
+    steps = profile.stages or ()
+    stages = ", ".join(f"{s.users} users for {format_duration(s.duration)}" for s in steps)
+    throughput = profile.wait.throughput
+    if throughput is None:
+        return f"{stages}; no requested rate (think time, not a throughput)"
+    rates = ", ".join(f"{s.users} users x {throughput:g} = {s.users * throughput:g} req/s" for s in steps)
+    return f"{rates} requested (the last stage repeats)"
+
+
 def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     experiment = loaded.experiment
     lines = [f"experiment {plan.experiment} ({loaded.path})",
              f"platform {experiment.target.platform}; load profile {loaded.load.profile.metadata.name} "
-             f"({loaded.load.path}); total {format_duration(plan.duration)}", "", "timeline (from the start of load):"]
+             f"({loaded.load.path}); total {format_duration(plan.duration)}", f"load: {_load_rate(loaded)}", "",
+             "timeline (from the start of load):"]
     for span in plan.phases:
         lines.append(f"  {span.name:<9} +{format_duration(span.start):>6} .. +{format_duration(span.end):<6}"
                      f" ({format_duration(span.length)})")
     lines += ["", "faults:" if plan.faults else "faults: none"]
-    lines += [_fault_line(loaded, i, plan) for i in range(len(plan.faults))]
+    for i, slot in enumerate(plan.faults):
+        lines += [_fault_line(loaded, i, plan), *_extras(slot.fault)]
     if experiment.target.platform == "local":
         local = experiment.target.local_or_default
         lines.append(f"  blast radius: {local.replicas} local replicas (labels app=shop, "
@@ -54,14 +124,18 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     exact = experiment.evidence.counting == "exact"
     lines += ["", f"evidence: counted {'exactly from raw samples' if exact else 'with increase()'}, each window's "
               f"queries evaluated at its end, {format_duration(plan.settle_s)} after the run for the last scrape"
-              f" (scrape interval {format_duration(plan.scrape_interval_s)})"]
+              f" (scrape interval {_scrape_interval(loaded)})"]
     for hypothesis in experiment.hypothesis:
         slo = loaded.slo(hypothesis.slo)
-        sli = plan.sli(slo.name)
         needed = min_events_to_pass(budget_ratio(slo), z_for(experiment.evidence.confidence))
         lines.append(f"  SLO {slo.name}: objective {slo.objective}% over {format_duration(slo.period)} "
                      f"(source: {loaded.slo_sources.get(slo.name)}); a phase needs at least "
                      f"{max(needed, experiment.evidence.min_events)} events with no errors to PASS")
+        if slo.sli.client is not None:  # no PromQL: plan.slis may not hold it
+            lines += _client_lines(slo.sli.client)
+            lines += _limits(hypothesis)
+            continue
+        sli = plan.sli(slo.name)
         if sli.threshold_s is not None:
             lines.append(f"    latency threshold {format_duration(sli.threshold_s)}: the bucket bound is checked "
                          "against Prometheus before the run")
@@ -70,20 +144,38 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
             lines.append(f"    {phase} (window +{start:g}s .. +{end:g}s, {end - start:g}s; queries at its end):")
             for side, query in window_queries(sli, end - start, exact, plan.lookback_s).items():
                 lines.append(f"      {side:<5} {query}")
-        limits = []
-        if hypothesis.max_budget_consumed is not None:
-            limits.append(f"budget consumed <= {hypothesis.max_budget_consumed}%")
-        if hypothesis.max_burn_rate is not None:
-            limits.append(f"burn rate <= {hypothesis.max_burn_rate:g}")
-        if hypothesis.min_budget_remaining is not None:
-            limits.append(f"refuse to start below {hypothesis.min_budget_remaining}% budget remaining")
-        if limits:
-            lines.append(f"    limits: {'; '.join(limits)}")
+        lines += _limits(hypothesis)
     if experiment.abort:
         abort = experiment.abort
         lines += ["", f"abort: burn rate > {abort.max_burn_rate:g} over {format_duration(abort.window)}, checked "
                   f"every {format_duration(abort.check_every)} while faults are active, {abort.consecutive} in a row"]
-    for item in experiment.expect:
-        lines.append(f"expect: {item.model_dump(exclude_none=True)}")
+    lines += [f"expect {_expectation(item)}" for item in experiment.expect]
     lines += ["", "nothing was started or changed"]
     return "\n".join(lines)
+
+
+def _client_lines(client: ClientSLI) -> list[str]:
+    which = ", ".join(client.requests) if client.requests else "every request"
+    good = f"succeeded within {format_duration(client.latency)}" if client.latency is not None else "succeeded"
+    return [f"    client SLI: {which}; good when it {good}; counted from the load generator's own records"]
+
+
+def _limits(hypothesis: Hypothesis) -> list[str]:
+    limits = []
+    if hypothesis.max_budget_consumed is not None:
+        limits.append(f"budget consumed <= {hypothesis.max_budget_consumed}%")
+    if hypothesis.max_burn_rate is not None:
+        limits.append(f"burn rate <= {hypothesis.max_burn_rate:g}")
+    if hypothesis.min_budget_remaining is not None:
+        limits.append(f"refuse to start below {hypothesis.min_budget_remaining}% budget remaining")
+    return [f"    limits: {'; '.join(limits)}"] if limits else []
+
+
+def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
+    within = format_duration(item.within)
+    if isinstance(item, ExpectRecovers):
+        return (f"recovers {item.recovers} within {within} (trailing window {format_duration(item.window)}), "
+                "counted from the end of the last fault")
+    if isinstance(item, ExpectAlert):
+        return f"alert {item.alert} firing within {within}, counted from the first fault's start"
+    return f"replicas_ready {item.replicas_ready} replicas within {within}, counted from each pod-kill"

@@ -49,12 +49,44 @@ def _plain(text: str) -> str:
     return re.sub(r"\033\[[0-9;]*m", "", text)
 
 
-def summary(result: Mapping[str, Any], out: TextIO = sys.stdout, colour: bool | None = None) -> None:
+WHY_LIMIT = 200
+REASON_LIMIT = 90
+MORE = " … (full reason in result.json, or run with -v)"
+
+
+def short_why(reason: str, limit: int = WHY_LIMIT) -> str:
+    """The run's reason cut after whole '; '-separated clauses, saying where the rest is."""
+    if len(reason) <= limit:
+        return reason
+    kept = ""
+    for clause in reason.split("; "):
+        longer = f"{kept}; {clause}" if kept else clause
+        if len(longer) > limit:
+            break
+        kept = longer
+    return (kept or clip(reason, limit).removesuffix("…").rstrip()) + MORE
+
+
+def clip(text: str, limit: int = REASON_LIMIT) -> str:
+    """Text cut at a clause or word boundary with an ellipsis, never mid-word."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    for mark in ("; ", ", ", " "):
+        cut = head.rfind(mark)
+        if cut > limit // 2:
+            return head[:cut].rstrip(",;: ") + "…"
+    return head + "…"
+
+
+def summary(result: Mapping[str, Any], out: TextIO = sys.stdout, colour: bool | None = None,
+            full_reasons: bool = False) -> None:
     colour = out.isatty() if colour is None else colour
     verdict = str(result.get("verdict"))
     out.write(f"\n{result['experiment']}: {_paint(verdict, verdict, colour)} (exit {result.get('exit_code')})\n")
     if result.get("reason") and verdict != "PASS":
-        out.write(f"  why: {result['reason']}\n")
+        reason = str(result["reason"])
+        out.write(f"  why: {reason if full_reasons else short_why(reason)}\n")
     _slos(result.get("slos", []), out, colour)
     _faults(result.get("faults", []), out)
     _expectations(result.get("expectations", []), out, colour)
@@ -77,7 +109,7 @@ def _slos(slos: Sequence[Mapping[str, Any]], out: TextIO, colour: bool) -> None:
             if not phase.get("judged"):
                 continue
             counts = "-" if phase.get("total") is None else f"{phase['good']:.0f}/{phase['total']:.0f}"
-            reason = "" if phase["verdict"] == "PASS" else phase["reason"][:90]
+            reason = "" if phase["verdict"] == "PASS" else clip(str(phase["reason"]))
             rows.append([slo["name"], name, counts, _pct(phase.get("sli")), f"{slo['objective']:g}%",
                          _num(phase.get("burn_rate")), _paint(phase["verdict"], phase["verdict"], colour), reason])
     _table(rows, out)

@@ -36,6 +36,8 @@ def _phase(p: PhaseJudgement) -> dict[str, Any]:
         "client_server_difference": _num(p.client_server_difference, 5),
         "queries": dict(p.queries),
         "latency_quantiles_s": {k: _num(v, 4) for k, v in p.quantiles.items()} or None,
+        "missing_events_bound": _num(p.missing_events, 3),
+        "scrape_interval_s": _num(p.scrape_interval_s, 3),
     }
 
 
@@ -89,6 +91,8 @@ def result_document(state: RunState) -> dict[str, Any]:
         "load": state.load,
         "abort_checks": state.abort_checks,
         "problems": state.problems,
+        "warnings": state.warnings,
+        "scrape_interval": {"seconds": state.scrape_interval_s, "source": state.interval_source},
     }
 
 

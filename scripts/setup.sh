@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the harness needs on a Debian machine: Prometheus (+ promtool), Caddy, stress-ng,
+# Installs what the harness needs on a Debian machine: Prometheus (+ promtool), Caddy, HAProxy, stress-ng,
 # Python 3.11+ with venv, then a virtualenv in .venv with the harness and its test tools.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in prometheus promtool caddy stress-ng; do
+for tool in prometheus promtool caddy haproxy stress-ng; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
 python=""

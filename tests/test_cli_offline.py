@@ -128,7 +128,7 @@ def test_run_of_an_invalid_file_starts_nothing(
     code, out, err = run_cli(capsys, "run", str(bad), "--output", str(tmp_path / "runs"), "--quiet")
     assert (code, out) == (2, "")
     assert err.splitlines() == [
-        f"{bad}:16 phases.fault: expected a duration with a unit like 200ms, 30s or 5m, got 60 (add a unit)",
+        f"{bad}:16 phases.fault: expected a duration with a unit, got 60: add a unit: 60s, 60m or 60ms",
         "invalid input: 1 problem(s); nothing was started",
     ]
     assert list(tmp_path.iterdir()) == []
@@ -148,3 +148,18 @@ def test_run_refuses_a_stop_file_that_already_exists(tmp_path: Path, capsys: pyt
     assert code == 2
     assert f"--stop-file {stop} already exists: remove it first" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_run_of_several_files_says_to_run_them_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import cli
+
+    assert cli.main(["run", "a.yaml", "b.yaml"]) == 2
+    assert "harness run takes one experiment" in capsys.readouterr().err
+
+
+def test_why_line_is_capped_at_a_clause_boundary() -> None:
+    from harness.render import clip, short_why
+
+    why = short_why("; ".join(f"slo-{i}: phase fault: 1200 bad of 1600 events" for i in range(40)))
+    assert len(why) < 260 and why.endswith("… (full reason in result.json, or run with -v)")
+    assert clip("word " * 40).endswith("word…")

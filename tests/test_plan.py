@@ -205,8 +205,7 @@ def test_printed_plan_with_increase_and_a_guard(tmp_path: Path) -> None:
 def test_printed_plan_shows_faults_as_written(spec: LoadedExperiment) -> None:
     lines = describe_plan(spec, build_plan(spec)).splitlines()
     faults = {line.split()[0]: line for line in lines[lines.index("faults:") + 1:] if line.startswith("  ")}
-    assert faults["kill-one-replica"].endswith("+50s (instant)       on replicas matching {'app': 'shop'}; "
-                                               "count=1")
+    assert faults["kill-one-replica"].endswith("+50s (instant)       on replicas matching app=shop; count=1")
     assert faults["slow-checkout"].endswith("on all replicas of the target; delay=200ms, jitter=20ms")
     assert faults["broken-dependency"].endswith("on all replicas of the target; rate=5%, status=503")
     assert faults["custom-action"].endswith("+40s .. +70s         on all replicas of the target")
@@ -225,3 +224,19 @@ def test_plan_command_prints_the_plan_and_changes_nothing(
     assert err == ""
     assert list(tmp_path.iterdir()) == []
     assert {p: p.stat().st_mtime_ns for p in DATA.rglob("*")} == before
+
+
+def test_plan_prints_an_inline_histogram_selector_and_expectations_in_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = small_experiment(tmp_path, "{}")
+    text = path.read_text().replace(
+        "load: {", "  - name: lat\n    objective: 95\n    sli: {latency: {histogram: "
+        "'http_request_duration_seconds{node=\"app1\"}', threshold: 300ms}}\nload: {", 1).replace(
+        "hypothesis:\n", "expect:\n  - {recovers: availability, within: 15s}\nhypothesis:\n  - slo: lat\n", 1)
+    path.write_text(text)
+    assert cli.main(["plan", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert 'http_request_duration_seconds_bucket{node="app1",le="0.3"}' in out
+    assert ("expect recovers availability within 15s (trailing window 10s), counted from the end of the last fault"
+            in out)
+    assert "scrape interval 1s (the local Prometheus)" in out

@@ -64,6 +64,13 @@ class LoadConfig:
     wait_min_s: float | None = None
     wait_max_s: float | None = None
     throughput_per_user: float | None = None
+    locustfile_throughput: float | None = None
+    """The user locustfile's own constant_throughput (found by `check_locustfile`): not applied, only
+    the requested rate."""
+    timeout_s: float = 5.0
+    """Per request: a request still unanswered then is a failure (built-in and user locustfiles)."""
+    latency_thresholds_s: tuple[float, ...] = ()
+    """Client SLI latency bounds: the recorder counts the requests that succeeded within each."""
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -88,18 +95,25 @@ class LoadConfig:
 
     def requested_rps_at(self, t_offset_s: float) -> float | None:
         """Task runs per second asked for at this offset (users x throughput); None without pacing."""
-        if self.throughput_per_user is None:
+        pace = self.pace_per_user
+        if pace is None:
             return None
-        return self.users_at(t_offset_s) * self.throughput_per_user
+        return self.users_at(t_offset_s) * pace
+
+    @property
+    def pace_per_user(self) -> float | None:
+        """Task runs per second each user aims at: the plan's pacing, else the locustfile's own."""
+        return self.throughput_per_user if self.throughput_per_user is not None else self.locustfile_throughput
 
     def mean_requested_rps(self, start_offset_s: float, end_offset_s: float) -> float | None:
         """Time-average of `requested_rps_at` over [start, end), in 10 ms steps (20000 at most)."""
-        if self.throughput_per_user is None or end_offset_s <= start_offset_s:
+        pace = self.pace_per_user
+        if pace is None or end_offset_s <= start_offset_s:
             return None
         steps = min(20_000, max(1, round((end_offset_s - start_offset_s) * 100)))
         width = (end_offset_s - start_offset_s) / steps
         total = sum(self.users_at(start_offset_s + (i + 0.5) * width) for i in range(steps))
-        return total / steps * self.throughput_per_user
+        return total / steps * pace
 
     def to_plan(self, record_path: Path) -> dict[str, Any]:
         """The JSON plan the Locust side reads (`read_plan_from_env`, `stages_from_plan`)."""
@@ -119,6 +133,8 @@ class LoadConfig:
                 for i, r in enumerate(self.requests)
             ],
             "wait": _wait_plan(self),
+            "timeout_s": self.timeout_s,
+            "latency_thresholds_s": list(self.latency_thresholds_s),
             "record_path": str(record_path),
         }
 
@@ -195,6 +211,10 @@ def _problems(config: LoadConfig) -> list[str]:
                 f"requests[{i}]: need a name, an HTTP method, a path starting with / and weight >= 1"
             )
     problems.extend(_wait_problems(config))
+    if not 0 < config.timeout_s < math.inf:
+        problems.append(f"timeout_s must be a positive number of seconds, got {config.timeout_s}")
+    if any(not 0 < t < math.inf for t in config.latency_thresholds_s):
+        problems.append(f"latency_thresholds_s must be positive seconds, got {config.latency_thresholds_s}")
     return problems
 
 

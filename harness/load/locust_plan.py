@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import gevent  # type: ignore[import-untyped]
-from locust import LoadTestShape, between, constant_throughput, events
+from locust import FastHttpUser, LoadTestShape, between, constant_throughput, events
+from locust.clients import HttpSession
 from locust.env import Environment
 
 from harness.load.config import read_plan_from_env, shape_tick, stages_from_plan
@@ -111,9 +112,24 @@ def _wait_time(plan: dict[str, Any]) -> Callable[[Any], float] | None:
     return between(float(wait["min"]), float(wait["max"]))
 
 
+def _apply_timeout(timeout_s: float, user_classes: Iterable[type[Any]]) -> None:
+    """Bound every request: a request's own `timeout=` wins; an unanswered request becomes a failure."""
+    original = HttpSession.request
+
+    def request(self: HttpSession, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", timeout_s)
+        return original(self, method, url, *args, **kwargs)
+
+    HttpSession.request = request  # type: ignore[method-assign,assignment]
+    for user_class in user_classes:
+        if issubclass(user_class, FastHttpUser):
+            user_class.network_timeout = user_class.connection_timeout = timeout_s
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
+    _apply_timeout(float(_PLAN.get("timeout_s", 5.0)), environment.user_classes)
     wait_time = _wait_time(_PLAN)
-    if wait_time is not None:  # the plan's pacing wins over the user classes' own, so the rate is known
+    if wait_time is not None:  # a profile's explicit wait wins over the user classes' own
         for user_class in environment.user_classes:
             user_class.wait_time = wait_time
     recorder = Recorder(_RECORD_PATH)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from harness.collect import (
+    NO_SERIES_YET,
     Window,
     client_counts,
     collect_phases,
@@ -15,12 +16,15 @@ from harness.collect import (
     preflight,
     resolve_latency_bounds,
 )
-from harness.errors import EvidenceError, SpecError
+from harness.errors import EvidenceError, Inconclusive, Refused, SpecError
 from harness.evidence.counting import Count, increase_count
+from harness.evidence.health import ExpectDown, read_selectors
+from harness.evidence.interval import active_targets, disagreement, learn_interval
+from harness.evidence.outages import ExpectedDown
 from harness.evidence.queries import increase_query
 from harness.judge import PhaseEvidence, SloJudgement, budget_ratio, judge_slo
 from harness.load.driver import LoadRun
-from harness.plan import Plan, SliQueries
+from harness.plan import Plan, SliQueries, settle_for
 from harness.prom.client import PromClient
 from harness.run import expectations as expect
 from harness.run.faultrunner import FaultRunner
@@ -32,23 +36,58 @@ log = logging.getLogger(__name__)
 PREFLIGHT_LOOKBACK_S = 600.0
 
 
-def check_before_start(client: PromClient, loaded: LoadedExperiment, plan: Plan, now: float) -> Plan:
-    """Preflight and the budget gate: bad bounds are invalid input, missing metrics INCONCLUSIVE."""
-    from harness.run.runner import Inconclusive
+def check_before_start(client: PromClient, loaded: LoadedExperiment, plan: Plan, now: float, may_wait: bool = False,
+                       stage: str = "nothing was started or injected") -> tuple[Plan, list[str]]:
+    """Preflight and the budget gate: bad bounds are invalid input, missing metrics INCONCLUSIVE.
 
+    With may_wait, metrics that have no series yet (a fresh system before its first request) are
+    returned instead of refused: the runner checks them again under load, before any fault.
+    """
     slis, invalid = resolve_latency_bounds(client, plan.slis, now, PREFLIGHT_LOOKBACK_S)
+    waiting = [p for p in invalid if NO_SERIES_YET in p]
+    invalid = [p for p in invalid if NO_SERIES_YET not in p]
     if invalid:
         raise SpecError([f"{loaded.path}: {problem}" for problem in invalid])
     missing = preflight(client, slis, now, PREFLIGHT_LOOKBACK_S)
-    if missing:
-        raise Inconclusive("preflight: " + "; ".join(missing) + " (nothing was started or injected)")
-    budget_gate(client, loaded, slis, now)
-    return replace(plan, slis=tuple(slis))
+    waiting += [p for p in missing if NO_SERIES_YET in p]
+    blocking = [p for p in missing if NO_SERIES_YET not in p]
+    if blocking or (waiting and not may_wait):
+        raise Inconclusive("preflight: " + "; ".join(blocking + waiting) + f" ({stage})")
+    learned = replace(plan, slis=tuple(slis))
+    if loaded.experiment.target.platform != "local":
+        learned = learn_intervals(client, loaded, learned, now)
+    if not waiting:
+        budget_gate(client, loaded, slis, now)
+    return learned, waiting
+
+
+def learn_intervals(client: PromClient, loaded: LoadedExperiment, plan: Plan, now: float) -> Plan:
+    """Each SLI's scrape interval from Prometheus; the plan's is the largest (it paces waits and steps)."""
+    targets = active_targets(client)
+    declared = loaded.experiment.prometheus.scrape_interval if loaded.experiment.prometheus else None
+    slis, found = [], []
+    for sli in plan.slis:
+        learned = learn_interval(client, read_selectors((sli.total, sli.good, sli.bad)), now, targets) \
+            if sli.from_prometheus else None
+        if learned is None:
+            slis.append(sli)
+            continue
+        found.append(learned)
+        slis.append(replace(sli, scrape_interval_s=learned.seconds, interval_source=learned.source))
+        if declared is not None and (warning := disagreement(declared, learned)) is not None:
+            log.warning("SLO %s: %s", sli.slo, warning)
+            plan = replace(plan, warnings=(*plan.warnings, f"SLO {sli.slo}: {warning}"))
+    if not found:
+        return replace(plan, slis=tuple(slis))
+    widest = max(found, key=lambda item: item.seconds)
+    seconds = max(widest.seconds, declared or 0.0)
+    settle = loaded.experiment.evidence.settle
+    return replace(plan, slis=tuple(slis), scrape_interval_s=seconds, interval_source=widest.source,
+                   settle_s=settle if settle is not None else settle_for(seconds))
 
 
 def budget_gate(client: PromClient, loaded: LoadedExperiment, slis: list[SliQueries], now: float) -> None:
     """Refuse to start when an SLO has less budget left over its period than `min_budget_remaining`."""
-    from harness.run.runner import Refused
 
     for hypothesis in loaded.experiment.hypothesis:
         if hypothesis.min_budget_remaining is None:
@@ -120,17 +159,29 @@ def phase_windows(plan: Plan, state: RunState, now: float) -> list[Window]:
             continue
         end = real.get("end", state.ended or now)
         start, stop = real["start"] + plan.guard_s, end - plan.guard_s
+        nominal = plan.phase(name).length - 2 * plan.guard_s
+        cut_short = "end" not in real or state.halted is not None
         if stop > start:
-            windows.append(Window(name, start, stop))
+            windows.append(Window(name, start, stop, None if cut_short else nominal))
     return windows
 
 
-def judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState,
-              load: LoadRun) -> list[SloJudgement]:
-    import time
+def expected_down(state: RunState) -> list[ExpectDown]:
+    """The targets each fault declared it takes down (`expect_down`), over the fault's real span."""
+    found = []
+    for record in state.faults:
+        fault = record.fault
+        if fault is None or record.started is None or not fault.expect_down:
+            continue
+        span = ExpectedDown(record.name, record.started, record.ended or record.started)
+        found += [ExpectDown(matchers, span) for matchers in fault.expect_down]
+    return found
 
+
+def judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState,
+              load: LoadRun, now: float) -> list[SloJudgement]:
     with client.memo():
-        return _judge_all(client, loaded, plan, state, load, phase_windows(plan, state, time.time()))
+        return _judge_all(client, loaded, plan, state, load, phase_windows(plan, state, now))
 
 
 def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState, load: LoadRun,
@@ -138,7 +189,7 @@ def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: 
     exact = loaded.experiment.evidence.counting == "exact"
     counts = {window.phase: client_counts(_window_dict(load, window)) for window in windows}
     work = [(plan.sli(h.slo), window, counts[window.phase]) for h in loaded.experiment.hypothesis for window in windows]
-    collected = iter(collect_phases(client, work, plan, exact))
+    collected = iter(collect_phases(client, work, plan, exact, expected=expected_down(state)))
     judgements = []
     for hypothesis in loaded.experiment.hypothesis:
         slo = loaded.slo(hypothesis.slo)

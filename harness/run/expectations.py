@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from harness.errors import EvidenceError
@@ -12,27 +13,44 @@ from harness.prom.client import PromClient
 from harness.run.guard import burn_query
 from harness.run.state import ExpectationResult
 from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
-from harness.verdict import Verdict
 
 
 def _points(client: PromClient, query: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
+    if end < start:  # callers check first; a reversed range is a Prometheus 400, never evidence
+        return []
     answer = client.query_range(query, start, end, step)
     points = [p for series in answer.matrix for p in series.points]
     return sorted(points)
 
 
-def _result(kind: str, target: str, within: float, observed: float | None, why: str) -> ExpectationResult:
+def _result(kind: str, target: str, within: float, observed: float | None, why: str,
+            resolution: float = 0.0) -> ExpectationResult:
+    """A time measured at the query step is only known to ± one step: the verdict never flips on it."""
     if observed is None:
         return ExpectationResult(kind, target, within, "FAIL", None, why)
-    verdict: Verdict = "PASS" if observed <= within else "FAIL"
-    return ExpectationResult(kind, target, within, verdict, observed,
-                             f"{why} after {observed:.1f}s ({'within' if verdict == 'PASS' else 'beyond'} "
-                             f"{within:g}s)")
+    measured = f"after {observed:.1f}s ± {resolution:g}s (scrape interval)"
+    if observed + resolution <= within:
+        return ExpectationResult(kind, target, within, "PASS", observed, f"{why} {measured} (within {within:g}s)")
+    if observed - resolution > within:
+        return ExpectationResult(kind, target, within, "FAIL", observed, f"{why} {measured} (beyond {within:g}s)")
+    return ExpectationResult(kind, target, within, "INCONCLUSIVE", observed,
+                             f"{why} {measured}: {observed:.1f}s ± {resolution:g}s against within {within:g}s: "
+                             "cannot tell at this scrape interval")
+
+
+def _ended_before(kind: str, target: str, within: float, start: float, end: float,
+                  what: str) -> ExpectationResult | None:
+    if end > start:
+        return None
+    return ExpectationResult(kind, target, within, "INCONCLUSIVE", None, f"the run ended before {what}")
 
 
 def recovers(client: PromClient, expect: ExpectRecovers, slo: InlineSLO, sli: SliQueries,
              fault_end: float, run_end: float, step: float) -> ExpectationResult:
     """Time from the end of the last fault until the trailing good ratio is back at the objective for good."""
+    early = _ended_before("recovers", slo.name, expect.within, fault_end, run_end, "the last fault ended")
+    if early is not None:
+        return early
     objective_error = float(budget_ratio(slo))
     points = _points(client, burn_query(sli, expect.window), fault_end, run_end, step)
     recovered_at = None
@@ -50,11 +68,14 @@ def recovers(client: PromClient, expect: ExpectRecovers, slo: InlineSLO, sli: Sl
                        f"not back at {slo.objective}% over a {expect.window:g}s window by the end of the run "
                        f"({run_end - fault_end:.0f}s after the last fault)")
     return _result("recovers", slo.name, expect.within, max(0.0, recovered_at - fault_end),
-                   f"back at {slo.objective}% over a trailing {expect.window:g}s window")
+                   f"back at {slo.objective}% over a trailing {expect.window:g}s window", step)
 
 
 def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run_end: float,
                 step: float) -> ExpectationResult:
+    early = _ended_before("alert", expect.alert, expect.within, first_fault, run_end, "the first fault started")
+    if early is not None:
+        return early
     query = f'max(ALERTS{{alertname="{expect.alert}",alertstate="firing"}})'
     points = _points(client, query, first_fault, run_end, step)
     if points and points[0][0] <= first_fault + step and points[0][1] >= 1:
@@ -65,7 +86,7 @@ def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run
     if fired is None:
         return _result("alert", expect.alert, expect.within, None,
                        f"alert {expect.alert} never reached firing ({run_end - first_fault:.0f}s observed)")
-    return _result("alert", expect.alert, expect.within, fired - first_fault, f"alert {expect.alert} fired")
+    return _result("alert", expect.alert, expect.within, fired - first_fault, f"alert {expect.alert} fired", step)
 
 
 def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Sequence[float], run_end: float,
@@ -74,6 +95,9 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
     if not kills:
         return ExpectationResult("replicas_ready", target, expect.within, "INCONCLUSIVE", None,
                                  "no pod-kill happened to count from")
+    early = _ended_before("replicas_ready", target, expect.within, min(kills), run_end, "the pod-kill happened")
+    if early is not None:
+        return early
     worst = 0.0
     for kill in kills:
         points = _points(client, f"max({metric})", kill, run_end, step)
@@ -84,7 +108,17 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
             return _result("replicas_ready", target, expect.within, None,
                            f"{target} not ready again by the end of the run")
         worst = max(worst, restored - kill if dipped else 0.0)
-    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again")
+    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again", step)
+
+
+def refused_reason(err: EvidenceError) -> str:
+    """A short reason for a failed query: Prometheus's answer can be kilobytes of PromQL."""
+    text = str(err)
+    status = re.search(r"\b(?:HTTP\s*)?(4\d\d|5\d\d)\b", text)
+    detail = text if len(text) <= 120 else text[:120] + "…"
+    if status:
+        return f"could not be judged: Prometheus refused the query (HTTP {status.group(1)}: {detail})"
+    return f"could not be judged: the query failed ({detail})"
 
 
 def safe(call: object, kind: str, target: str, within: float) -> ExpectationResult:
@@ -92,6 +126,6 @@ def safe(call: object, kind: str, target: str, within: float) -> ExpectationResu
     try:
         result = call() if callable(call) else None
     except EvidenceError as err:
-        return ExpectationResult(kind, target, within, "INCONCLUSIVE", None, f"query failed: {err}")
+        return ExpectationResult(kind, target, within, "INCONCLUSIVE", None, refused_reason(err))
     assert isinstance(result, ExpectationResult)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.errors import SpecError
 from harness.load.config import LoadConfig, RequestSpec, Stage
 from harness.plan import Plan
 from harness.spec.loader import LoadedExperiment
@@ -12,7 +13,11 @@ TAIL_S = 5.0
 
 def load_config(loaded: LoadedExperiment, plan: Plan, host: str) -> LoadConfig:
     profile = loaded.load.profile
-    wait = profile.wait
+    if profile.arrival is not None or profile.stages is None:
+        raise SpecError([f"load profile {profile.metadata.name}: 'arrival' (open model) is not supported "
+                         "by this load driver yet: use 'stages' with 'wait: {throughput: ...}'"])
+    # The default think time is for the built-in user; a user locustfile keeps its own wait_time.
+    wait = profile.wait if profile.requests is not None or "wait" in profile.model_fields_set else None
     requests = tuple(
         RequestSpec(r.name, r.method, r.path, r.weight, r.json_body, dict(r.headers))
         for r in profile.requests or ()
@@ -23,7 +28,12 @@ def load_config(loaded: LoadedExperiment, plan: Plan, host: str) -> LoadConfig:
         run_s=plan.duration + TAIL_S,
         requests=requests,
         locustfile=loaded.load.locustfile,
-        wait_min_s=wait.min,
-        wait_max_s=wait.max,
-        throughput_per_user=wait.throughput,
+        wait_min_s=wait.min if wait is not None else None,
+        wait_max_s=wait.max if wait is not None else None,
+        throughput_per_user=wait.throughput if wait is not None else None,
+        timeout_s=profile.timeout,
+        latency_thresholds_s=tuple(sorted({
+            slo.sli.client.latency for slo in loaded.slos
+            if slo.sli.client is not None and slo.sli.client.latency is not None
+        })),
     )

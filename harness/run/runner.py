@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.errors import EvidenceError, HarnessError, LoadError, PlatformError, SpecError, UnsupportedError
+from harness.errors import (
+    EvidenceError,
+    HarnessError,
+    Inconclusive,
+    LoadError,
+    PlatformError,
+    Refused,
+    SpecError,
+    UnsupportedError,
+)
 from harness.faults.base import FaultContext
 from harness.judge import SloJudgement
 from harness.load.driver import LoadRun, start_load
@@ -31,7 +40,7 @@ from harness.run.loadconfig import load_config
 from harness.run.platforms import RunningPlatform, open_platform
 from harness.run.progress import Progress, ProgressSink
 from harness.run.state import RunState
-from harness.run.timeline import Ticker, run_timeline
+from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
 from harness.verdict import EXIT_CODES, EXIT_INVALID, combine
@@ -40,14 +49,6 @@ log = logging.getLogger(__name__)
 
 REFUSED_EXIT = 6
 LAST_SECOND_MARGIN_S = 0.1  # Locust's recorder writes second S at S + 1.02 s
-
-
-class Refused(HarnessError):
-    """The pre-run budget gate refused to start the experiment."""
-
-
-class Inconclusive(HarnessError):
-    """The run cannot produce evidence (e.g. a metric is missing); stopped before any injection."""
 
 
 @dataclass
@@ -131,6 +132,11 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
 def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
     """A valid file can still ask for something this run cannot do: say so before starting anything."""
     experiment = loaded.experiment
+    client_slis = [slo.name for slo in loaded.slos if slo.sli.client is not None]
+    if client_slis:
+        raise UnsupportedError(f"{loaded.path}: SLO {client_slis[0]}: client-side SLIs (sli.client) are validated but "
+                               "not judged by this version yet: measure it at the edge with a ratio or latency SLI "
+                               "(nothing was started)")
     alerts = [e for e in experiment.expect if isinstance(e, ExpectAlert)]
     if experiment.target.platform == "local" and alerts and not loaded.alert_rules:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
@@ -154,20 +160,26 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     client = _client(loaded, platform)
     client.check_reachable()
     log.info("Prometheus at %s; checking every query before anything is injected", client.url)
-    plan = evaluate.check_before_start(client, loaded, plan, options.clock())
+    first_fault = plan.phase("fault").start
+    plan, waiting = evaluate.check_before_start(client, loaded, plan, options.clock(), may_wait=first_fault > 0)
+    state.warnings.extend(plan.warnings)
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
     cleanup.callback(_shielded, interrupts, load.stop)
     cleanup.callback(_shielded, interrupts, faults.revert_all)
+    current = [plan]
+    checkpoints = [_recheck(client, loaded, current, state, options, waiting)] if waiting else []
     try:
         tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options)
-        run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep)
+        run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep,
+                     checkpoints)
     except Halt as halt:
         state.halted = halt.reason
         log.warning("halting: %s; reverting every fault now", halt.reason)
         _cut_short(state.phases, options.clock())
     with interrupts.shield():
         faults.revert_all()
+    plan = current[0]
     _wait_unless_halted(lambda: _finish_last_second(state, options), state)
     with interrupts.shield():
         load.stop()
@@ -176,8 +188,28 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     with interrupts.shield():
         faults.verify_all()
         state.load = evaluate.load_summary(load, state)
-        state.slos = evaluate.judge_all(client, loaded, plan, state, load)
+        state.faults = list(faults.records.values())
+        state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
+        state.slos = evaluate.judge_all(client, loaded, plan, state, load, options.clock())
         state.expectations = evaluate.expectations(client, loaded, plan, state, faults)
+
+
+def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], state: RunState, options: RunOptions,
+             waiting: list[str]) -> Checkpoint:
+    """Metrics with no series before the load (a fresh system) are checked again under load, before the
+    first fault: at the end of the warmup, or at the fault phase's start when there is no warmup."""
+    plan = current[0]
+    warmup = plan.phase("warmup")
+    offset = warmup.end if warmup.length > 0 else plan.phase("fault").start
+    log.info("no series yet for %s; checked again after %.0fs of load, before any fault", "; ".join(waiting), offset)
+
+    def check() -> None:
+        current[0], _ = evaluate.check_before_start(
+            client, loaded, current[0], options.clock(),
+            stage=f"still none after {offset:g}s of load; no fault was injected")
+        state.warnings.extend(w for w in current[0].warnings if w not in state.warnings)
+
+    return offset, check
 
 
 def _shielded(interrupts: Interrupts, call: Callable[[], None]) -> None:

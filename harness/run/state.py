@@ -37,6 +37,8 @@ class RunState:
     expectations: list[ExpectationResult] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Questionable but not wrong (a declared scrape interval Prometheus contradicts): shown, not judged."""
     evidence_problems: list[str] = field(default_factory=list)
     """Problems that keep the whole run from passing (they are also listed in `problems`)."""
     halted: str | None = None
@@ -46,3 +48,5 @@ class RunState:
     exit_code: int | None = None
     abort_checks: list[dict[str, Any]] = field(default_factory=list)
     prometheus_url: str | None = None
+    scrape_interval_s: float | None = None
+    interval_source: str = ""

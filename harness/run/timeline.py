@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from harness.plan import FaultSlot, Plan
@@ -23,6 +23,7 @@ class _Event:
     kind: str = field(compare=False)
     phase: str = field(default="", compare=False)
     slot: FaultSlot | None = field(default=None, compare=False)
+    call: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -34,8 +35,12 @@ class Ticker:
     next_at: float = 0.0
 
 
-def _events(plan: Plan, t0: float) -> list[_Event]:
-    events = []
+Checkpoint = tuple[float, Callable[[], None]]
+"""A call at an offset of the timeline, before the faults of that moment (e.g. a check under load)."""
+
+
+def _events(plan: Plan, t0: float, checkpoints: Sequence[Checkpoint] = ()) -> list[_Event]:
+    events = [_Event(t0 + offset, 1, "checkpoint", call=call) for offset, call in checkpoints]
     for span in plan.phases:
         if span.length > 0:
             events.append(_Event(t0 + span.start, 1, "phase-start", span.name))
@@ -50,9 +55,10 @@ def _events(plan: Plan, t0: float) -> list[_Event]:
 
 def run_timeline(plan: Plan, t0: float, faults: FaultRunner, phases: dict[str, dict[str, float]],
                  tickers: list[Ticker], interrupts: Interrupts,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 checkpoints: Sequence[Checkpoint] = ()) -> None:
     """Execute the plan from t0 (absolute time); raises Halt when interrupted or aborted."""
-    events = _events(plan, t0)
+    events = _events(plan, t0, checkpoints)
     for ticker in tickers:
         ticker.next_at = clock() + ticker.every
     while events:
@@ -83,6 +89,8 @@ def _handle(event: _Event, faults: FaultRunner, phases: dict[str, dict[str, floa
         log.info("phase %s started", event.phase)
     elif event.kind == "phase-end":
         phases.setdefault(event.phase, {})["end"] = clock()
+    elif event.kind == "checkpoint" and event.call is not None:
+        event.call()
     elif event.kind == "inject" and event.slot is not None:
         faults.inject(event.slot)
     elif event.kind == "revert" and event.slot is not None:

@@ -24,7 +24,7 @@ from harness.spec.source import (
     read_document,
     substitute_env,
 )
-from harness.spec.units import format_duration
+from harness.spec.units import BareNumberError, bare_number_message, format_duration
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,6 +90,9 @@ def _problems_from_validation(doc: Document, err: ValidationError, known: list[P
             message += f", got {item['input'].get('type')!r}"
         elif item["type"] == "string_pattern_mismatch":
             message = f"use only letters, digits, '_', '.' and '-', got {item['input']!r}"
+        elif isinstance((item.get("ctx") or {}).get("error"), BareNumberError):
+            field = next((part for part in reversed(loc) if isinstance(part, str)), None)
+            message = bare_number_message(item["ctx"]["error"].value, field)
         elif item["type"] == "less_than_equal" and loc and loc[-1] in DURATION_FIELDS:
             message = f"must be at most {format_duration(float(item['ctx']['le']))}, got {item['input']!r}"
         problems.append(Problem(doc.path, loc, message, doc.line_of(loc)))

@@ -63,8 +63,9 @@ class PrometheusConfig(Model):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: PositiveDuration = 10.0
-    scrape_interval: PositiveDuration = 15.0
-    """The scrape interval of the targets behind the SLIs: how long to wait for the last scrape."""
+    scrape_interval: PositiveDuration | None = None
+    """An override of the scrape interval learned from Prometheus (targets API, else sample spacing);
+    used where nothing can be learned. One that contradicts what Prometheus shows is reported."""
 
     @field_validator("url")
     @classmethod
@@ -87,13 +88,36 @@ class RatioSLI(Model):
 
 
 class LatencySLI(Model):
+    """A classic histogram's share of events at or under `threshold`.
+
+    `histogram` may carry an inline selector (`http_request_duration_seconds{node="app1"}`): it is split
+    into the family name and `selector`. Giving both an inline selector and `selector:` is refused, so
+    no label matcher is silently dropped or merged in an unexpected order.
+    """
+
     histogram: str
     selector: str = ""
     threshold: PositiveDuration
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_inline_selector(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("histogram"), str):
+            return data
+        name, brace, rest = data["histogram"].strip().partition("{")
+        if not brace:
+            return data
+        if data.get("selector"):
+            raise ValueError("the histogram has an inline selector and 'selector' is given too: keep one of them")
+        return {**data, "histogram": name.strip(), "selector": "{" + rest}
+
     @field_validator("histogram")
     @classmethod
     def _family_name(cls, value: str) -> str:
+        import re  # kept local: only this class of the module needs it
+
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", value):
+            raise ValueError(f"not a metric name: {value!r} (letters, digits, '_' and ':')")
         for suffix in ("_bucket", "_count", "_sum"):
             if value.endswith(suffix):
                 raise ValueError(f"name the histogram family without '{suffix}': {value.removesuffix(suffix)!r}")

@@ -56,14 +56,28 @@ class Wait(Model):
         return self
 
 
+class Arrival(Model):
+    """An open model: `rate` requests/s started on schedule, at most `max_in_flight` at once."""
+
+    rate: float = Field(gt=0)
+    max_in_flight: int | None = Field(default=None, ge=1)
+
+
 class LoadProfile(Model):
+    """A load profile. `timeout` (default 5s) bounds each request: one still unanswered then is a
+    failure. `wait` defaults to 100-500 ms think time for the built-in requests user only; a user
+    locustfile keeps its own `wait_time` unless `wait` is given (`"wait" in model_fields_set`).
+    `arrival` replaces `stages` (and `wait`) with an open model."""
+
     api_version: Literal["harness/v1"] = Field(alias="apiVersion")
     kind: Literal["LoadProfile"]
     metadata: Metadata
     host: str | None = None
     requests: tuple[RequestItem, ...] | None = None
     locustfile: str | None = None
-    stages: tuple[StageItem, ...] = Field(min_length=1)
+    stages: tuple[StageItem, ...] | None = None
+    arrival: Arrival | None = None
+    timeout: PositiveDuration = 5.0
     # Built from the file's own spelling: Duration refuses bare numbers, even in a default.
     wait: Wait = Field(default_factory=lambda: Wait.model_validate({"min": "100ms", "max": "500ms"}))
 
@@ -73,4 +87,15 @@ class LoadProfile(Model):
             raise ValueError("give exactly one of 'requests' (a list) or 'locustfile' (your own Locust file)")
         if self.requests is not None and not self.requests:
             raise ValueError("'requests' is empty: list at least one request")
+        return self
+
+    @model_validator(mode="after")
+    def _stages_or_arrival(self) -> LoadProfile:
+        if self.arrival is not None:
+            if self.stages is not None:
+                raise ValueError("give either 'stages' (users, a closed model) or 'arrival' (an open model), not both")
+            if "wait" in self.model_fields_set:
+                raise ValueError("'wait' has no meaning with 'arrival': each arrival sends one request on schedule")
+        elif not self.stages:
+            raise ValueError("give 'stages' (at least one) or 'arrival: {rate: ...}'")
         return self

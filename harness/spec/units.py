@@ -10,12 +10,37 @@ _NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")  # a quoted bare number (`"60"`) 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+# Units a bare number most likely meant, per field; the first is the suggestion, the others alternatives.
+_FIELD_UNITS: dict[str, tuple[str, ...]] = {
+    "delay": ("ms", "s"), "jitter": ("ms", "s"), "threshold": ("ms", "s"), "latency": ("ms", "s"),
+    "timeout": ("s", "ms"), "period": ("d", "w", "h"),
+}
+_DEFAULT_UNITS = ("s", "m", "ms")
+
+
+class BareNumberError(ValueError):
+    """A duration written without its unit; the loader names the field and so the likely unit."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        super().__init__(bare_number_message(value))
+
+
+def bare_number_message(value: object, field: str | None = None) -> str:
+    """`add a unit: 5s, 5m or 5ms`, with the field's likeliest unit first (never only minutes)."""
+    number = str(value).strip()
+    units = _FIELD_UNITS.get(field or "", _DEFAULT_UNITS)
+    spelled = [f"{number}{unit}" for unit in units]
+    choices = spelled[0] if len(spelled) == 1 else f"{', '.join(spelled[:-1])} or {spelled[-1]}"
+    return f"expected a duration with a unit, got {value!r}: add a unit: {choices}"
+
+
 def parse_duration(value: object) -> float:
     """`90s`, `1.5m`, `200ms`, `30d` → seconds. A bare number is refused: units are never implied."""
     if (isinstance(value, int | float) and not isinstance(value, bool)) or (
         isinstance(value, str) and _NUMBER.match(value)
     ):
-        raise ValueError(f"expected a duration with a unit like 200ms, 30s or 5m, got {value!r} (add a unit)")
+        raise BareNumberError(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like 200ms, 30s or 5m, got {type(value).__name__}")
     match = _DURATION.match(value)

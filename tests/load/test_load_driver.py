@@ -73,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
     def _reply(self, body: bytes) -> None:
+        if self.path == "/slow":
+            time.sleep(2.0)  # beyond the profile's timeout in the timeout test
         status = self.server.answer(self.path, body)
         self.send_response(status)
         self.send_header("Content-Length", "2")
@@ -187,7 +189,7 @@ def home(user):
 
 
 class ShopUser(HttpUser):
-    wait_time = constant(1)  # the plan's throughput replaces it
+    wait_time = constant(1)  # the profile's explicit throughput replaces it
     tasks = [home]
 """
 
@@ -277,3 +279,19 @@ def test_locust_exiting_at_start_is_a_load_error_with_the_log_tail(tmp_path: Pat
     assert "RuntimeError: boom at start" in message
     assert str(tmp_path / "run" / "load" / "locust.log") in message
     assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_request_unanswered_within_the_timeout_is_a_failure(server: CountingServer, tmp_path: Path) -> None:
+    config = LoadConfig(host=server.url, stages=(Stage(3.0, 2, 10.0),), run_s=3.0,
+                        requests=(RequestSpec("slow", "GET", "/slow"),), timeout_s=0.5)
+    run = start_load(config, tmp_path)
+    try:
+        assert run.wait(15.0) == 0
+    finally:
+        run.stop()
+    _assert_gone(run)
+    stopped_at = read_record(run.record_path).stopped_at
+    assert stopped_at is not None
+    total = run.window(math.floor(run.started_at), math.ceil(stopped_at) + 1.0)
+    assert total.requests >= 4  # 2 users, one try each 0.5 s: a 2 s answer would allow only ~3
+    assert total.failures == total.requests

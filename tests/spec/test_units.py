@@ -27,13 +27,13 @@ def test_duration_is_read_in_seconds(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds, rel=1e-12)
 
 
-ADD_A_UNIT = "expected a duration with a unit like 200ms, 30s or 5m, got {} (add a unit)"
+ADD_A_UNIT = "expected a duration with a unit, got {}: add a unit: {n}s, {n}m or {n}ms"
 NOT_A_DURATION = "expected a duration like 200ms, 30s or 5m, got {}"
 
 BAD_DURATIONS = [
-    pytest.param(60, ADD_A_UNIT.format("60"), id="bare_int"),
-    pytest.param(1.5, ADD_A_UNIT.format("1.5"), id="bare_float"),
-    pytest.param("60", ADD_A_UNIT.format("'60'"), id="quoted_bare_number"),
+    pytest.param(60, ADD_A_UNIT.format("60", n="60"), id="bare_int"),
+    pytest.param(1.5, ADD_A_UNIT.format("1.5", n="1.5"), id="bare_float"),
+    pytest.param("60", ADD_A_UNIT.format("'60'", n="60"), id="quoted_bare_number"),
     pytest.param("fast", NOT_A_DURATION.format("'fast'"), id="word"),
     pytest.param("5 minutes", NOT_A_DURATION.format("'5 minutes'"), id="unit_spelt_out"),
     pytest.param("1.5M", NOT_A_DURATION.format("'1.5M'"), id="capital_unit"),
@@ -142,3 +142,10 @@ def test_objective_must_be_a_percent_below_100(objective: object, hint: str) -> 
 )
 def test_objective_in_percent_is_accepted(objective: object, expected: Decimal) -> None:
     assert _slo(objective).objective == expected
+
+
+def test_a_bare_number_suggests_the_unit_of_its_field() -> None:
+    from harness.spec.units import bare_number_message
+
+    assert bare_number_message(5, "within").endswith("add a unit: 5s, 5m or 5ms")
+    assert bare_number_message(300, "delay").endswith("add a unit: 300ms or 300s")

@@ -51,7 +51,7 @@ EXPERIMENTS: dict[str, list[str]] = {
         "'http_request_duration_seconds'"
     ],
     "duration-without-unit": [
-        "{file}:16 phases.fault: expected a duration with a unit like 200ms, 30s or 5m, got 60 (add a unit)"
+        "{file}:16 phases.fault: expected a duration with a unit, got 60: add a unit: 60s, 60m or 60ms"
     ],
     "fault-after-phase": [
         "{file}:20 faults[0].at: runs from 50s to 70s of the fault phase, which lasts 1m: move it earlier, "
@@ -156,7 +156,7 @@ PROFILES: dict[str, list[str]] = {
         "{file}:2: give exactly one of 'requests' (a list) or 'locustfile' (your own Locust file)"
     ],
     "wait-min-above-max": ["{file}:10 wait: 'min' is longer than 'max'"],
-    "no-stages": ["{file}:2 stages: required field is missing"],
+    "no-stages": ["{file}:2: give 'stages' (at least one) or 'arrival: {{rate: ...}}'"],
     "wrong-kind": ["{file}:3 kind: expected kind LoadProfile, got 'Experiment'"],
     "locustfile-missing": [
         "{file}:6 locustfile: {data}/bad-profiles/no_such_user.py does not exist "
@@ -166,8 +166,7 @@ PROFILES: dict[str, list[str]] = {
         "{file}:7 requests[0].path: expected a path starting with '/', got 'api/catalog'",
         "{file}:7 requests[0].weight: Input should be greater than or equal to 1",
         "{file}:8 requests[1].method: expected 'GET', 'POST', 'PUT', 'PATCH', 'DELETE' or 'HEAD', got 'PUSH'",
-        "{file}:10 stages[0].duration: expected a duration with a unit like 200ms, 30s or 5m, "
-        "got 20 (add a unit)",
+        "{file}:10 stages[0].duration: expected a duration with a unit, got 20: add a unit: 20s, 20m or 20ms",
         "{file}:11 wait: give either 'min'/'max' (think time) or 'throughput' (requests/s per user), "
         "not both",
     ],
