@@ -244,6 +244,19 @@ NO_SERIES_YET = "has no series in the last"
 """Problems with this text may only mean the system has served nothing yet: checked again under load."""
 
 
+def _no_series(client: PromClient, name: str | None, start: float, end: float, lookback_s: float) -> str:
+    """Why a metric has no series: a near spelling of an existing metric is a typo, refused before any
+    load; otherwise it may not exist yet (a fresh system), and is checked again under load."""
+    try:
+        names = client.metric_names(start, end)
+    except EvidenceError:
+        names = []
+    near = difflib.get_close_matches(name or "", names, n=1, cutoff=0.85) if name else []
+    if near:
+        return f"does not exist in the last {lookback_s:.0f}s: misspelt? did you mean {near[0]}?"
+    return f"{NO_SERIES_YET} {lookback_s:.0f}s (misspelt, renamed, or not scraped?)"
+
+
 def label_value_misses(client: PromClient, selector: str, start: float, end: float) -> list[str]:
     """Equality matchers whose value the metric never had while a near spelling exists (`5XX` → `5xx`).
 
@@ -296,8 +309,8 @@ def preflight(client: PromClient, slis: Sequence[SliQueries], at: float, lookbac
             try:
                 client.query(increase_query(text, 60.0), at=at)
                 if is_selector(text) and not metric_exists(client, text, at - lookback_s, at):
-                    problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} {NO_SERIES_YET} "
-                                    f"{lookback_s:.0f}s (misspelt, renamed, or not scraped?)")
+                    problems.append(f"SLO {sli.slo}: {side} metric {metric_name(text)} "
+                                    + _no_series(client, metric_name(text), at - lookback_s, at, lookback_s))
                     continue
                 for label in unknown_labels(client, text, at - lookback_s, at):
                     problems.append(f"SLO {sli.slo}: {side} selector matches on label {label!r}, which "

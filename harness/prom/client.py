@@ -155,6 +155,14 @@ class PromClient:
             raise self._error(call, f"expected a list of label values, got {type(data).__name__}")
         return [str(v) for v in data]
 
+    def metric_names(self, start: float, end: float) -> list[str]:
+        """Every metric name with samples in [start, end]."""
+        call = _Call("/api/v1/label/__name__/values", {"start": _ts(start), "end": _ts(end)})
+        data = self._call(call).data
+        if not isinstance(data, list):
+            raise self._error(call, f"expected a list of metric names, got {type(data).__name__}")
+        return [str(v) for v in data]
+
     def targets(self) -> list[Mapping[str, Any]]:
         """Active scrape targets as Prometheus describes them (labels, health, lastError...)."""
         call = _Call("/api/v1/targets", {"state": "active"})

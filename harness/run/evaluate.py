@@ -166,14 +166,25 @@ def phase_windows(plan: Plan, state: RunState, now: float) -> list[Window]:
     return windows
 
 
-def expected_down(state: RunState) -> list[ExpectDown]:
-    """The targets each fault declared it takes down (`expect_down`), over the fault's real span."""
+LOCAL_RESTART_ALLOWANCE_S = 5.0  # a killed local replica is back within its restart delay and start-up
+
+
+def expected_down(state: RunState, restart_delay_s: float = 1.0) -> list[ExpectDown]:
+    """The targets each fault takes down, over the fault's real span: those its `expect_down` names,
+    and on the local platform the replicas a pod-kill or process-pause acted on (the harness knows them)."""
     found = []
     for record in state.faults:
         fault = record.fault
-        if fault is None or record.started is None or not fault.expect_down:
+        if fault is None or record.started is None:
             continue
-        span = ExpectedDown(record.name, record.started, record.ended or record.started)
+        end = record.ended or record.started
+        if state.platform == "local" and record.type in ("pod-kill", "process-pause"):
+            if record.type == "pod-kill":
+                end = record.started + restart_delay_s + LOCAL_RESTART_ALLOWANCE_S
+            span = ExpectedDown(record.name, record.started, end)
+            found += [ExpectDown({"job": "shop", "replica": name.removeprefix("shop-")}, span)
+                      for name in record.targets if name.startswith("shop-")]
+        span = ExpectedDown(record.name, record.started, end)
         found += [ExpectDown(matchers, span) for matchers in fault.expect_down]
     return found
 
@@ -189,7 +200,8 @@ def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: 
     exact = loaded.experiment.evidence.counting == "exact"
     counts = {window.phase: client_counts(_window_dict(load, window)) for window in windows}
     work = [(plan.sli(h.slo), window, counts[window.phase]) for h in loaded.experiment.hypothesis for window in windows]
-    collected = iter(collect_phases(client, work, plan, exact, expected=expected_down(state)))
+    collected = iter(collect_phases(client, work, plan, exact, expected=expected_down(
+        state, loaded.experiment.target.local_or_default.restart_delay)))
     judgements = []
     for hypothesis in loaded.experiment.hypothesis:
         slo = loaded.slo(hypothesis.slo)

@@ -59,6 +59,7 @@ class FakePrometheus:
         self.warnings: list[tuple[str, str]] = []  # (warning, on queries containing this text)
         self.received: list[Received] = []
         self.unsupported: list[str] = []
+        self.targets: list[dict[str, Any]] | None = None  # /api/v1/targets activeTargets; None: no such API
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -105,6 +106,11 @@ class FakePrometheus:
         """(HTTP status, JSON body) for one request."""
         if path == "/api/v1/status/buildinfo":
             return 200, {"status": "success", "data": {"version": "2.42.0-fake"}}
+        if path == "/api/v1/label/__name__/values":
+            names = {s.labels.get("__name__", "") for s in self.series} - {""}
+            return 200, {"status": "success", "data": sorted(names)}
+        if path == "/api/v1/targets" and self.targets is not None:
+            return 200, {"status": "success", "data": {"activeTargets": self.targets, "droppedTargets": []}}
         if path not in ("/api/v1/query", "/api/v1/query_range"):
             return 404, {"status": "error", "errorType": "not_found", "error": f"no fake for {path}"}
         query = params.get("query", "")

@@ -95,7 +95,7 @@ def test_too_slow_recovery_fails_with_its_observed_time(error_fault_run: RunOutc
     assert isinstance(observed, float)
     # the trailing 10 s window still holds errors for about 10 s after the fault ends
     assert 5.0 < observed < 13.0
-    assert f"after {observed:.1f}s (beyond 1s)" in str(recovers["reason"])
+    assert f"after {observed:.1f}s ± 1s (scrape interval) (beyond 1s)" in str(recovers["reason"])
     assert recovers["observed"] == f"{observed:.1f}s"
 
 
