@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.prom.client import QueryAnswer
+
 Recipe = Mapping[str, Any]
 """A JSON-serialisable description of how to undo a fault, replayable by `harness rollback`."""
 
@@ -60,6 +62,8 @@ class FaultContext:
     fault_index: int
     seed: str
     environ: Mapping[str, str] = field(default_factory=dict)
+    query: Callable[[str, float], QueryAnswer] | None = None
+    """Instant PromQL queries for a fault's `verify:` condition (None: no Prometheus to ask)."""
 
 
 def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:

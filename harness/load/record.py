@@ -9,8 +9,11 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+DROPPED_REQUEST_NAME = "dropped (max_in_flight reached)"
+"""Arrival mode: an arrival that found max_in_flight requests in flight, not sent, recorded as a failure."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,10 @@ class LoadWindow:
     (its counts times the covered fraction of that second), and totals are rounded (half up) to integers
     at the end. When start and end are whole seconds nothing is apportioned and the counts are exact.
     `by_name` maps a request name to (requests, failures), each rounded the same way.
+
+    `mean_response_s`: mean client response time of the requests started in the window (dropped
+    arrivals, never sent, left out), None without any. `mean_users`: mean of the per-second user
+    counts of the seconds the window touches, None when the record has none there.
     """
 
     start: float
@@ -30,6 +37,13 @@ class LoadWindow:
     achieved_rps: float
     requested_rps: float | None
     by_name: Mapping[str, tuple[int, int]]
+    mean_response_s: float | None = None
+    mean_users: float | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Arrivals not sent because max_in_flight requests were in flight (arrival mode)."""
+        return self.by_name.get(DROPPED_REQUEST_NAME, (0, 0))[0]
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,7 @@ class Record:
     stopped_at: float | None
     counts: Mapping[int, Mapping[str, tuple[int, int]]]  # second -> name -> (requests, failures)
     users: Mapping[int, int]  # second -> users running at its start
+    rt_sum_ms: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # second -> name -> sum
 
 
 def parse_record(lines: Iterable[str]) -> Record:
@@ -48,6 +63,7 @@ def parse_record(lines: Iterable[str]) -> Record:
     stopped_at: float | None = None
     counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     users: dict[int, int] = {}
+    rt_sum_ms: dict[int, dict[str, float]] = defaultdict(dict)
     for line in lines:
         if not line.endswith("\n"):
             continue
@@ -62,7 +78,9 @@ def parse_record(lines: Iterable[str]) -> Record:
             per_name = counts[int(item["second"])]
             old = per_name.get(item["name"], (0, 0))
             per_name[item["name"]] = (old[0] + int(item["requests"]), old[1] + int(item["failures"]))
-    return Record(started_at, stopped_at, dict(counts), users)
+            sums = rt_sum_ms[int(item["second"])]
+            sums[item["name"]] = sums.get(item["name"], 0.0) + float(item.get("rt_sum_ms", 0.0))
+    return Record(started_at, stopped_at, dict(counts), users, dict(rt_sum_ms))
 
 
 def read_record(path: Path) -> Record:
@@ -77,15 +95,22 @@ def count_window(record: Record, start: float, end: float, requested_rps: float 
     if not end > start:
         raise ValueError(f"a load window needs end > start, got [{start}, {end})")
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    rt_ms, rt_requests = 0.0, 0.0
+    users: list[int] = []
     for second in range(math.floor(start), math.ceil(end)):
         # the second in which Locust stopped holds requests of only its first part
         last = record.stopped_at if record.stopped_at is not None and second < record.stopped_at < second + 1 \
             else second + 1
         covered = min(end, last) - max(start, second)
         share = max(0.0, covered) / (last - second)
+        if second in record.users:
+            users.append(record.users[second])
         for name, (requests, failures) in record.counts.get(second, {}).items():
             totals[name][0] += requests * share
             totals[name][1] += failures * share
+            if name != DROPPED_REQUEST_NAME:
+                rt_requests += requests * share
+                rt_ms += record.rt_sum_ms.get(second, {}).get(name, 0.0) * share
     all_requests = sum(t[0] for t in totals.values())
     return LoadWindow(
         start=start,
@@ -95,6 +120,8 @@ def count_window(record: Record, start: float, end: float, requested_rps: float 
         achieved_rps=all_requests / (end - start),
         requested_rps=requested_rps,
         by_name={name: (_round(t[0]), _round(t[1])) for name, t in sorted(totals.items())},
+        mean_response_s=rt_ms / rt_requests / 1000.0 if rt_requests > 0 else None,
+        mean_users=sum(users) / len(users) if users else None,
     )
 
 

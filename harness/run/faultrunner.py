@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults.base import FaultCheck, FaultContext, Prepared
+from harness.faults.commands import NOT_VERIFIED
 from harness.faults.registry import prepare
 from harness.faults.undo import undo_live
+from harness.faults.verify import check as verify_fault
 from harness.plan import FaultSlot
 from harness.run.journal import Journal
 from harness.spec.faults import FaultBase
@@ -38,6 +41,8 @@ class FaultRecord:
     revert_error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     check: FaultCheck | None = None
+    verified: FaultCheck | None = None
+    """The outcome of the fault's own `verify:` block, checked right after injection."""
     prepared: Prepared | None = None
     undo: Mapping[str, Any] | None = None
     fault: FaultBase | None = None
@@ -51,11 +56,13 @@ class FaultRecord:
 class FaultRunner:
     def __init__(self, journal: Journal, context: Callable[[FaultSlot], FaultContext],
                  clock: Callable[[], float],
-                 shield: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> None:
+                 shield: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._journal = journal
         self._context = context
         self._clock = clock
         self._shield = shield  # a signal must not cut an injection or a revert in half
+        self._sleep = sleep
         self._lock = threading.Lock()
         self.records: dict[str, FaultRecord] = {}
 
@@ -80,18 +87,40 @@ class FaultRunner:
             try:
                 details = dict(prepared.apply())
             except (HarnessError, OSError) as err:
-                record.error = f"injection failed: {err}"
-                log.error("fault %s: %s", fault.name, record.error)
-                details = {}
+                self._failed(record, f"injection failed: {err}")
+                return record
             post_undo = details.pop("undo", None)
             if post_undo is not None:
                 record.undo = post_undo
             self._journal.write("applied", fault.name, undo=post_undo)
             record.details = details
         log.info("fault %s injected on %s", fault.name, ", ".join(prepared.targets) or "nothing")
+        if fault.verify is not None:
+            # outside the shield: it may wait up to `within`, and a Ctrl-C must still halt the run
+            record.verified = verify_fault(fault.verify, context.query, self._clock, self._sleep, record.started)
+            log.info("fault %s: %s", fault.name, record.verified.observed)
         if not fault.persists:
             self._finish(record, reverted=None)
         return record
+
+    def _failed(self, record: FaultRecord, error: str) -> None:
+        """A failed injection was never applied: it is journalled as failed (so `harness rollback` has
+        nothing to do), never "reverted", and its undo runs once, best effort, in case it half worked."""
+        record.error = error
+        log.error("fault %s: %s", record.name, error)
+        cleanup, cleaned = "nothing to undo", True
+        if record.undo is not None:
+            try:
+                cleanup = undo_live(record.undo, record.fault, record.cwd)
+            except Exception as err:  # it was never applied: a failing undo is not a failed revert
+                cleanup = f"best-effort undo after the failed injection did not run cleanly: {err}"
+                # the harness's own undos (proxy, resume, kill) stay pending for `harness rollback`;
+                # a user's stop command after its start failed has nothing of its own to undo
+                cleaned = record.undo.get("kind") == "experiment-fault"
+        self._journal.write("apply-failed", record.name, error=error, cleaned=cleaned)
+        record.details = {"cleanup": cleanup}
+        record.check = FaultCheck(False, error)
+        self._finish(record, reverted=None)
 
     def revert(self, name: str) -> None:
         record = self.records.get(name)
@@ -130,6 +159,7 @@ class FaultRunner:
         for record in self.records.values():
             if record.check is None:
                 record.check = self._check(record)
+            record.check = combined(record.check, record.verified)
 
     @staticmethod
     def _check(record: FaultRecord) -> FaultCheck | None:
@@ -148,3 +178,18 @@ class FaultRunner:
     @property
     def active_count(self) -> int:
         return sum(1 for r in self.records.values() if r.active)
+
+
+def combined(own: FaultCheck | None, verified: FaultCheck | None) -> FaultCheck | None:
+    """The fault type's own check and the user's `verify:`: True only when every check that ran says so."""
+    if verified is None:
+        return own
+    if own is None:
+        return verified
+    for outcome in (False, None):
+        if outcome in (own.took_effect, verified.took_effect):
+            took: bool | None = outcome
+            break
+    else:
+        took = True
+    return FaultCheck(took, f"{own.observed.replace(NOT_VERIFIED, '')}; {verified.observed}")

@@ -1,8 +1,8 @@
 """The rollback journal: written before every injection, so a crashed run can still be undone.
 
 One JSON object per line in `<run dir>/rollback.jsonl`, flushed and fsynced as it is written:
-`intent` (what is about to be done and how to undo it), `applied`, then `reverted` or
-`revert-failed`. `harness rollback RUN_DIR` replays the undo of every fault not yet reverted.
+`intent` (what is about to be done and how to undo it), `applied` (or `apply-failed`: never
+applied, nothing to roll back), then `reverted` or `revert-failed`. `harness rollback RUN_DIR` replays the undo of every fault not yet reverted.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def pending(run_dir: Path) -> list[Pending]:
             recipes.setdefault(name, []).append(entry["undo"])
             if name not in order:
                 order.append(name)
-        elif entry.get("event") == "reverted":
+        elif entry.get("event") == "reverted" or (entry.get("event") == "apply-failed" and entry.get("cleaned")):
+            # a failed injection was never applied, and its best-effort undo already ran
             recipes.pop(name, None)
     return [Pending(name, recipe) for name in reversed(order) for recipe in reversed(recipes.get(name, []))]
 

@@ -96,7 +96,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
-                         options.clock, options.interrupts.shield)
+                         options.clock, options.interrupts.shield, options.sleep)
     platform_ref: list[RunningPlatform] = []
     interrupts = options.interrupts
     interrupts.stop_file = options.stop_file
@@ -146,7 +146,9 @@ def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
 
 def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[RunningPlatform],
                    run_dir: Path, run_id: str) -> FaultContext:
-    return FaultContext(platform_ref[0], run_dir, loaded.path, slot.index, run_id)
+    platform = platform_ref[0]
+    query = _quick_client(loaded, platform).query if slot.fault.verify is not None else None
+    return FaultContext(platform, run_dir, loaded.path, slot.index, run_id, query=query)
 
 
 def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: FaultRunner,

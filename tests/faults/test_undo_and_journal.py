@@ -16,7 +16,7 @@ import pytest
 from harness import commands
 from harness.errors import FaultError
 from harness.faults import registry, undo
-from harness.faults.base import FaultContext, Prepared
+from harness.faults.base import FaultCheck, FaultContext, Prepared
 from harness.procs import free_port, pid_alive
 from harness.run.journal import JOURNAL_NAME, Journal, Pending, pending, rollback
 from harness.spec.faults import FaultBase
@@ -112,8 +112,11 @@ def test_intent_stands_when_apply_raises(tmp_path: Path, monkeypatch: pytest.Mon
     runner = make_runner(tmp_path / "run", experiment, FakePlatform())
     record = runner.inject(slot_of(load_faults(experiment), 0))
     assert record.error == "injection failed: the proxy hung up half-way"
-    assert events(tmp_path / "run") == ["intent", "applied"]
-    assert pending(tmp_path / "run") == [Pending("proc", undo.proxy_fault("http://127.0.0.1:9", "lat"))]
+    # never applied: journalled as failed, its undo run once in case it half worked, nothing left pending
+    assert events(tmp_path / "run") == ["intent", "apply-failed"]
+    assert record.details == {"cleanup": "fault proxy at http://127.0.0.1:9 is gone, and 'lat' with it"}
+    assert (record.reverted, record.check) == (None, FaultCheck(False, "injection failed: the proxy hung up half-way"))
+    assert pending(tmp_path / "run") == []
 
 
 def test_pending_lists_unreverted_recipes_newest_first_and_ignores_a_torn_line(tmp_path: Path) -> None:
