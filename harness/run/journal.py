@@ -2,7 +2,8 @@
 
 One JSON object per line in `<run dir>/rollback.jsonl`, flushed and fsynced as it is written:
 `intent` (what is about to be done and how to undo it), `applied` (or `apply-failed`: never
-applied, nothing to roll back), then `reverted` or `revert-failed`. `harness rollback RUN_DIR` replays the undo of every fault not yet reverted.
+applied, nothing to roll back), then `reverted` or `revert-failed`. `harness rollback RUN_DIR`
+replays the undo of every fault not yet reverted.
 """
 
 from __future__ import annotations

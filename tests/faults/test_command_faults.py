@@ -135,8 +135,9 @@ def test_http_fault_with_an_unexpected_status_fails_with_a_clear_message(
     runner.revert_all()
     # the stop ran once as a best-effort cleanup and failed too: a failed injection, not a failed revert
     assert (record.reverted, record.revert_error) == (None, None)
-    assert str(record.details["cleanup"]).startswith("best-effort undo after the failed injection did not run "
-                                                     f"cleanly: switch stop: DELETE {server.url}/stop answered HTTP 500")
+    cleanup = str(record.details["cleanup"])
+    assert cleanup.startswith("best-effort undo after the failed injection did not run cleanly: "
+                              f"switch stop: DELETE {server.url}/stop answered HTTP 500")
     assert pending(tmp_path / "run") == []
 
 
