@@ -325,6 +325,11 @@ def preflight(client: PromClient, slis: Sequence[SliQueries], at: float, lookbac
 def client_counts(window: Mapping[str, float | int | None] | None) -> ClientCounts | None:
     if window is None:
         return None
+
+    def optional(key: str) -> float | None:
+        value = window.get(key)
+        return None if value is None else float(value)
+
     return ClientCounts(int(window["requests"] or 0), int(window["failures"] or 0),
-                        float(window["achieved_rps"] or 0.0),
-                        None if window["requested_rps"] is None else float(window["requested_rps"]))
+                        float(window["achieved_rps"] or 0.0), optional("requested_rps"),
+                        optional("mean_response_s"), optional("mean_users"), optional("throughput_per_user"))

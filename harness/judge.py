@@ -23,6 +23,9 @@ class ClientCounts:
     failures: int
     achieved_rps: float
     requested_rps: float | None
+    mean_response_s: float | None = None
+    mean_users: float | None = None
+    throughput_per_user: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
     decision = decide_error_ratio(bad, total, budget, policy.min_events, z)
     verdict: Verdict = decision.verdict
     reasons = [decision.reason]
-    notes = [*_notes(evidence, total, bad), *evidence.telemetry_notes]
+    notes = [*_notes(evidence, total, bad), *evidence.telemetry_notes, *shortfall_note(evidence.client, policy)]
     if evidence.missing_events > 0:
         verdict, reasons, robust_note = _robust_to_missing(evidence, decision, bad, total, budget, policy, z)
         notes += robust_note
@@ -228,14 +231,48 @@ def _notes(evidence: PhaseEvidence, total: float, bad: float) -> list[str]:
     return notes
 
 
+SYSTEM_EXPLAINED = 0.9  # the achieved rate within 10 % of what users waiting on answers could reach
+
+
 def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:
+    """A load shortfall that makes the evidence unusable: only when the generator could not keep up.
+
+    Closed-model users wait for each answer, so a slow system lowers the rate by itself (coordinated
+    omission): when the response times explain the shortfall (U users pacing at x req/s reach at most
+    U / max(1/x, R)), the phase is judged on the requests that were sent, and the note says why.
+    """
     if client is None or client.requested_rps is None or client.requested_rps <= 0:
         return []
     ratio = client.achieved_rps / client.requested_rps
-    if ratio < policy.min_achieved_rps_ratio:
-        return [f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
-                f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})"]
-    return []
+    if ratio >= policy.min_achieved_rps_ratio:
+        return []
+    reached = (f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
+               f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})")
+    if system_explains_shortfall(client):
+        return []
+    rt = f" while responses took {client.mean_response_s:.3f} s on average" if client.mean_response_s else ""
+    return [f"{reached}{rt}: the load generator could not keep up (its CPU?), so the evidence does not show the "
+            "system under the requested load"]
+
+
+def system_explains_shortfall(client: ClientCounts) -> bool:
+    users, pace, response = client.mean_users, client.throughput_per_user, client.mean_response_s
+    if not users or not pace or response is None:
+        return False
+    reachable = users / max(1.0 / pace, response)
+    return client.achieved_rps >= SYSTEM_EXPLAINED * reachable
+
+
+def shortfall_note(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:
+    if client is None or client.requested_rps is None or client.requested_rps <= 0:
+        return []
+    if client.achieved_rps >= policy.min_achieved_rps_ratio * client.requested_rps:
+        return []
+    if not system_explains_shortfall(client):
+        return []
+    return [f"load fell to {client.achieved_rps:.1f} req/s of {client.requested_rps:.1f} requested because responses "
+            f"took {client.mean_response_s or 0:.2f} s on average (closed model: each user waits for its answer); "
+            "the SLI is judged on the requests that were sent"]
 
 
 def _allowed_difference(evidence: PhaseEvidence, policy: EvidencePolicy) -> float:

@@ -152,7 +152,8 @@ def test_load_shortfall_is_inconclusive() -> None:
     judged = judge_phase(evidence(0, 6000, client=client), slo(), POLICY, judged=True)
     assert judged.verdict == "INCONCLUSIVE"
     assert judged.reason == (
-        "load reached 79.9 req/s of the 100.0 requested (79.9% < min_achieved_rps_ratio 80%); "
+        "load reached 79.9 req/s of the 100.0 requested (79.9% < min_achieved_rps_ratio 80%): the load "
+        "generator could not keep up (its CPU?), so the evidence does not show the system under the requested load; "
         f"0 bad of 6000 events: interval [0.000 %, 0.064 %] {WITHIN}")
 
 
@@ -289,3 +290,21 @@ def test_warmup_is_neither_judged_nor_counted() -> None:
     assert (warmup.phase, warmup.judged, warmup.verdict) == ("warmup", False, "FAIL")
     assert judged.budget_consumed == 0
     assert judged.verdict == "PASS"
+
+
+@pytest.mark.parametrize(("client", "verdict", "note"), [
+    # 20 users pacing at 4 req/s each, answers taking 0.5 s: they can reach at most 40 req/s, and did
+    (ClientCounts(6000, 0, 40.0, 80.0, mean_response_s=0.5, mean_users=20, throughput_per_user=4), "PASS",
+     "load fell to 40.0 req/s of 80.0 requested because responses took 0.50 s on average"),
+    # answers in 10 ms would have let the same users reach 80 req/s: the generator fell behind
+    (ClientCounts(6000, 0, 40.0, 80.0, mean_response_s=0.01, mean_users=20, throughput_per_user=4), "INCONCLUSIVE",
+     None),
+], ids=["system_slow_closed_model", "generator_saturated"])
+def test_a_shortfall_is_inconclusive_only_when_the_generator_could_not_keep_up(
+        client: ClientCounts, verdict: str, note: str | None) -> None:
+    judged = judge_phase(evidence(0, 6000, client=client), slo(), POLICY, judged=True)
+    assert judged.verdict == verdict
+    if note is None:
+        assert "the load generator could not keep up" in judged.reason
+    else:
+        assert any(n.startswith(note) for n in judged.notes)

@@ -233,7 +233,8 @@ def _window_dict(load: LoadRun, window: Window) -> dict[str, Any] | None:
         log.warning("client-side counts unavailable: %s", err)
         return None
     return {"requests": counted.requests, "failures": counted.failures, "achieved_rps": counted.achieved_rps,
-            "requested_rps": counted.requested_rps}
+            "requested_rps": counted.requested_rps, "mean_response_s": counted.mean_response_s,
+            "mean_users": counted.mean_users, "throughput_per_user": load.config.pace_per_user}
 
 
 def load_summary(load: LoadRun, state: RunState) -> dict[str, Any]:
