@@ -10,6 +10,7 @@ from statistics import NormalDist
 from typing import Any
 
 from harness.evidence.counting import Count
+from harness.load.shortfall import Shortfall, explain_shortfall
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 from harness.stats import RatioDecision, decide_error_ratio
 from harness.verdict import Verdict, combine
@@ -231,48 +232,27 @@ def _notes(evidence: PhaseEvidence, total: float, bad: float) -> list[str]:
     return notes
 
 
-SYSTEM_EXPLAINED = 0.9  # the achieved rate within 10 % of what users waiting on answers could reach
+def _shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> Shortfall | None:
+    if client is None:
+        return None
+    return explain_shortfall(client.achieved_rps, client.requested_rps, client.mean_response_s, client.mean_users,
+                             client.throughput_per_user, policy.min_achieved_rps_ratio)
 
 
 def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:
-    """A load shortfall that makes the evidence unusable: only when the generator could not keep up.
-
-    Closed-model users wait for each answer, so a slow system lowers the rate by itself (coordinated
-    omission): when the response times explain the shortfall (U users pacing at x req/s reach at most
-    U / max(1/x, R)), the phase is judged on the requests that were sent, and the note says why.
-    """
-    if client is None or client.requested_rps is None or client.requested_rps <= 0:
+    """A load shortfall makes the evidence unusable only when the generator could not keep up: a slow
+    system lowers a closed model's rate by itself (coordinated omission), and is judged as it was."""
+    shortfall = _shortfall(client, policy)
+    if client is None or client.requested_rps is None or shortfall is None or shortfall.kind != "generator":
         return []
     ratio = client.achieved_rps / client.requested_rps
-    if ratio >= policy.min_achieved_rps_ratio:
-        return []
-    reached = (f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
-               f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%})")
-    if system_explains_shortfall(client):
-        return []
-    rt = f" while responses took {client.mean_response_s:.3f} s on average" if client.mean_response_s else ""
-    return [f"{reached}{rt}: the load generator could not keep up (its CPU?), so the evidence does not show the "
-            "system under the requested load"]
-
-
-def system_explains_shortfall(client: ClientCounts) -> bool:
-    users, pace, response = client.mean_users, client.throughput_per_user, client.mean_response_s
-    if not users or not pace or response is None:
-        return False
-    reachable = users / max(1.0 / pace, response)
-    return client.achieved_rps >= SYSTEM_EXPLAINED * reachable
+    return [f"load reached {client.achieved_rps:.1f} req/s of the {client.requested_rps:.1f} requested "
+            f"({ratio:.1%} < min_achieved_rps_ratio {policy.min_achieved_rps_ratio:.0%}): {shortfall.reason}"]
 
 
 def shortfall_note(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:
-    if client is None or client.requested_rps is None or client.requested_rps <= 0:
-        return []
-    if client.achieved_rps >= policy.min_achieved_rps_ratio * client.requested_rps:
-        return []
-    if not system_explains_shortfall(client):
-        return []
-    return [f"load fell to {client.achieved_rps:.1f} req/s of {client.requested_rps:.1f} requested because responses "
-            f"took {client.mean_response_s or 0:.2f} s on average (closed model: each user waits for its answer); "
-            "the SLI is judged on the requests that were sent"]
+    shortfall = _shortfall(client, policy)
+    return [shortfall.reason] if shortfall is not None and shortfall.kind == "system" else []
 
 
 def _allowed_difference(evidence: PhaseEvidence, policy: EvidencePolicy) -> float:

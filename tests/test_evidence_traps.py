@@ -212,7 +212,9 @@ TRAPS: dict[str, Trap] = {
     "load_below_requested": Trap(
         (*edge(), up()), "INCONCLUSIVE",
         "load reached 10.0 req/s of the 20.0 requested (50.0% < min_achieved_rps_ratio 80%): the load "
-        "generator could not keep up (its CPU?), so the evidence does not show the system under the requested load; "
+        "generator reached 10.0 req/s of 20.0 requested while responses took an unknown time on average: "
+        "the generator could not keep up "
+        "(its CPU?); the evidence cannot show the system under the requested load; "
         + WILSON_ZERO_OF_6000,
         client=ClientCounts(6000, 0, 10.0, 20.0)),
     "client_server_disagree": Trap(
