@@ -44,7 +44,8 @@ def check(verify: FaultVerify, query: Query | None, clock: Callable[[], float],
     deadline = started + verify.within
     answered = False
     while True:
-        result = attempt(max(deadline - clock(), MIN_PROBE_TIMEOUT_S))
+        now = clock()
+        result = attempt(now, max(deadline - now, MIN_PROBE_TIMEOUT_S))
         answered = answered or result.answered
         elapsed = clock() - started
         if result.held:
@@ -56,23 +57,22 @@ def check(verify: FaultVerify, query: Query | None, clock: Callable[[], float],
         sleep(min(POLL_EVERY_S, remaining))
 
 
-def _subject(verify: FaultVerify, query: Query | None) -> tuple[str, Callable[[float], Attempt] | None]:
+def _subject(verify: FaultVerify, query: Query | None) -> tuple[str, Callable[[float, float], Attempt] | None]:
+    """What is checked, as shown, and one attempt at it given (now, seconds left)."""
     if verify.probe is not None:
         probe = verify.probe
         return (f"verify probe {probe.method} {shown_url(probe.url)}",
-                lambda left: _probe_once(probe, min(probe.timeout, left)))
+                lambda _now, left: _probe_once(probe, min(probe.timeout, left)))
     promql = str(verify.query)
     what = f"verify query `{promql}`"
     if query is None:
         return what, None
-    return what, lambda _left: _query_once(query, promql, None)
+    return what, lambda now, _left: _query_once(query, promql, now)
 
 
-def _query_once(query: Query, promql: str, at: float | None) -> Attempt:
-    import time
-
+def _query_once(query: Query, promql: str, at: float) -> Attempt:
     try:
-        answer = query(promql, time.time() if at is None else at)
+        answer = query(promql, at)
     except HarnessError as err:  # EvidenceError messages already leave credentials out
         return Attempt(False, f"query failed: {err}", answered=False)
     return _condition(answer)
