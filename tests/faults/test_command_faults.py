@@ -56,7 +56,7 @@ def test_process_fault_runs_start_then_stop_in_the_experiment_folder(tmp_path: P
     marker = tmp_path / "marker"  # relative to the experiment file's folder
     assert record.error is None
     assert marker.read_text() == "on\n"
-    assert record.targets == ("sh",)  # the program only: its arguments may carry a secret
+    assert record.targets == ("sh -c 'echo on > marker'",)  # the whole argv, secrets masked
     assert record.active
     runner.revert("proc")
     assert not marker.exists()
@@ -169,7 +169,7 @@ def test_chaostoolkit_action_runs_and_its_rollback_runs_on_revert(tmp_path: Path
     runner, record = _inject(tmp_path, _ctk(action, _activity("unmark", "remove_marker", path=str(marker))))
     assert record.error is None
     assert marker.read_text() == "chaos"
-    assert record.targets == ("mark",)
+    assert record.targets == ("tests.faults.ctk_probe_module.create_marker",)
     assert record.details["result"] == "Chaos Toolkit activity 'mark' ran"
     runner.revert("ctk")
     assert not marker.exists()

@@ -323,7 +323,7 @@ def test_rollback_replays_a_chaostoolkit_rollback_left_behind(tmp_path: Path) ->
     assert (outcome.ok, outcome.message) == (True, "Chaos Toolkit activity 'unmark' ran")
     assert not marker.exists()
     entries = journal_entries(tmp_path / "run")
-    assert json.dumps(entries).count("create_marker") == 0  # the recipe points at the file, not its content
+    assert json.dumps(entries).count("remove_marker") == 0  # the recipe points at the file, not its content
 
 
 def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:

@@ -113,3 +113,14 @@ def test_rollback_of_a_run_whose_only_injection_failed_has_nothing_to_do(
     assert commands.rollback(tmp_path / "run") == 0
     assert "nothing to roll back" in capsys.readouterr().out
     assert commands.rollback(tmp_path / "run") == 0  # and again
+
+
+def test_process_targets_show_the_argv_with_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.faults.commands import secret_values, shown_argv
+
+    monkeypatch.setenv("API_TOKEN", "s3cr3t-value")
+    monkeypatch.setenv("TARGET_PID_FILE", "/run/app2.pid")
+    ctx = FaultContext(FakePlatform(), Path("."), Path("x.yaml"), 0, "seed")
+    shown = shown_argv(("curl", "-H", "Authorization: Bearer s3cr3t-value", "/run/app2.pid", "kill"),
+                       secret_values(ctx))
+    assert shown == "curl -H 'Authorization: Bearer ***' *** kill"
