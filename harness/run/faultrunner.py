@@ -97,7 +97,10 @@ class FaultRunner:
         log.info("fault %s injected on %s", fault.name, ", ".join(prepared.targets) or "nothing")
         if fault.verify is not None:
             # outside the shield: it may wait up to `within`, and a Ctrl-C must still halt the run
-            record.verified = verify_fault(fault.verify, context.query, self._clock, self._sleep, record.started)
+            # never longer than the fault lasts: the wait holds up the timeline, reverts included
+            lasts = slot.end - slot.start if fault.persists else fault.verify.within
+            verify = fault.verify.model_copy(update={"within": max(0.5, min(fault.verify.within, lasts))})
+            record.verified = verify_fault(verify, context.query, self._clock, self._sleep, record.started)
             log.info("fault %s: %s", fault.name, record.verified.observed)
         if not fault.persists:
             self._finish(record, reverted=None)

@@ -96,7 +96,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
-                         options.clock, options.interrupts.shield, options.sleep)
+                         options.clock, options.interrupts.shield, _halting_sleep(options))
     platform_ref: list[RunningPlatform] = []
     interrupts = options.interrupts
     interrupts.stop_file = options.stop_file
@@ -142,6 +142,15 @@ def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
                          "alerting rules, so no alert can fire; name your rules file in target.local.alert_rules "
                          "(nothing was started)"])
+
+
+def _halting_sleep(options: RunOptions) -> Callable[[float], None]:
+    """A sleep between a fault's verify attempts that still notices the kill switch and signals."""
+    def sleep(seconds: float) -> None:
+        options.interrupts.check()
+        options.sleep(seconds)
+
+    return sleep
 
 
 def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[RunningPlatform],
