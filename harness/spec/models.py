@@ -86,6 +86,16 @@ class RatioSLI(Model):
             raise ValueError("give exactly one of 'good' or 'bad' beside 'total'")
         return self
 
+    @field_validator("good", "bad", "total")
+    @classmethod
+    def _countable(cls, value: str | None) -> str | None:
+        from harness.evidence.queries import WINDOW_PLACEHOLDERS, is_selector
+
+        if value is None or any(p in value for p in WINDOW_PLACEHOLDERS) or (value.strip() and is_selector(value)):
+            return value
+        raise ValueError(f"expected a counter selector like 'http_requests_total{{code=~\"5..\"}}' or a PromQL "
+                         f"expression containing {{{{window}}}}, got {value!r}")
+
 
 class LatencySLI(Model):
     """A classic histogram's share of events at or under `threshold`.
