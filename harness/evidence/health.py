@@ -59,7 +59,7 @@ def sli_health(client: PromClient, selectors: Sequence[str], total: str, start: 
     `total` is the SLI's total side: the series whose samples bound the missing events. fallback_rate
     is the events per second assumed for a target whose own rate cannot be read.
     """
-    targets = _targets(client, selectors, start, end)
+    targets = series_targets(client, selectors, start, end)
     if not targets:
         return SliHealth(notes=("the SLI's series carry no job/instance labels: health is judged from the "
                                 "spacing of their own samples",), missing=0.0) if is_selector(total) else SliHealth()
@@ -115,7 +115,8 @@ def read_selectors(texts: Sequence[str | None]) -> list[str]:
     return found
 
 
-def _targets(client: PromClient, selectors: Sequence[str], start: float, end: float) -> set[tuple[str, str]]:
+def series_targets(client: PromClient, selectors: Sequence[str], start: float, end: float) -> set[tuple[str, str]]:
+    """(job, instance) of every series the selectors match in [start - TARGET_LOOKBACK_S, end]."""
     window = window_literal(end - start + TARGET_LOOKBACK_S)
     found: set[tuple[str, str]] = set()
     for selector in selectors:

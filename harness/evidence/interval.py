@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import EvidenceError
-from harness.evidence.outages import target_of
-from harness.evidence.queries import raw_samples_query, window_literal
+from harness.evidence.health import TARGET_LOOKBACK_S, series_targets
+from harness.evidence.queries import raw_samples_query
 from harness.prom.client import PromClient
 from harness.spec.units import parse_duration
 
@@ -33,7 +33,7 @@ class Learned:
 def learn_interval(client: PromClient, selectors: Sequence[str], at: float,
                    targets: Sequence[Mapping[str, Any]] | None) -> Learned | None:
     """The scrape interval behind `selectors`, or None when nothing can be read yet (no series)."""
-    keys = _target_keys(client, selectors, at)
+    keys = series_targets(client, selectors, at - (TARGETS_LOOKBACK_S - TARGET_LOOKBACK_S), at)
     by_api = _from_targets_api(targets or (), keys)
     if by_api is not None:
         return by_api
@@ -55,15 +55,6 @@ def disagreement(declared: float, learned: Learned) -> str | None:
     return (f"prometheus.scrape_interval {declared:g}s disagrees with the {learned.seconds:g}s shown by "
             f"{learned.source}: the observed {learned.seconds:g}s is used to judge gaps (fix the declared value "
             "or remove it)")
-
-
-def _target_keys(client: PromClient, selectors: Sequence[str], at: float) -> set[tuple[str, str]]:
-    keys: set[tuple[str, str]] = set()
-    window = window_literal(TARGETS_LOOKBACK_S)
-    for selector in selectors:
-        answer = client.query(f"count by (job, instance) (last_over_time({selector.strip()}[{window}]))", at=at)
-        keys.update(key for sample in answer.vector if (key := target_of(sample.labels)) is not None)
-    return keys
 
 
 def _from_targets_api(targets: Sequence[Mapping[str, Any]], keys: set[tuple[str, str]]) -> Learned | None:

@@ -12,25 +12,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from harness.spec.types import Duration, Model, Percent, PositiveDuration
+from harness.spec.types import Duration, HttpUrl, Model, Percent, PositiveDuration
 from harness.spec.units import parse_percent
 
 
 class ProbeCall(Model):
     """An HTTP probe: the fault took effect when the answer's status is one of `expect_status`."""
 
-    url: str
+    url: HttpUrl
     method: Literal["GET", "POST", "HEAD"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     expect_status: tuple[int, ...] = Field(min_length=1)
     timeout: PositiveDuration = 5.0
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
 
 
 class FaultVerify(Model):
@@ -165,19 +158,12 @@ class ChaosToolkit(FaultBase):
 
 
 class HttpCall(Model):
-    url: str
+    url: HttpUrl
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
     timeout: PositiveDuration = 10.0
     expect_status: tuple[int, ...] = (200, 201, 202, 204)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
 
 
 class HttpFault(FaultBase):

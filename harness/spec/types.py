@@ -33,6 +33,16 @@ Name = Annotated[str, AfterValidator(_check_name)]
 PositiveDuration = Annotated[Duration, AfterValidator(lambda v: _positive(v))]
 
 
+def _check_http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+"""An http:// or https:// URL, as written."""
+
+
 def _positive(value: float) -> float:
     if value <= 0:
         raise ValueError("must be longer than 0s")
