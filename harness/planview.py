@@ -6,6 +6,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from harness.judge import budget_ratio, z_for
+from harness.load.config import default_max_in_flight
 from harness.plan import Plan, judged_window, window_queries
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.loader import LoadedExperiment
@@ -92,12 +93,17 @@ def _scrape_interval(loaded: LoadedExperiment) -> str:
 def _load_rate(loaded: LoadedExperiment) -> str:
     """The requested rate: known for an open model or constant throughput, not for think time."""
     profile = loaded.load.profile
-    arrival = getattr(profile, "arrival", None)  # an optional field of newer profiles
-    rate = getattr(arrival, "rate", None)
-    if rate is not None:
-        return f"{rate:g} req/s requested (open model)"
+    arrival = profile.arrival
+    if arrival is not None:
+        cap = arrival.max_in_flight or default_max_in_flight(arrival.rate, profile.timeout)
+        default = "" if arrival.max_in_flight else f", the default rate x timeout {format_duration(profile.timeout)}"
+        return (f"{arrival.rate:g} req/s requested (open model: started on schedule, at most {cap} in flight"
+                f"{default}; an arrival finding {cap} in flight is not sent and counts as a failed request)")
     steps = profile.stages or ()
     stages = ", ".join(f"{s.users} users for {format_duration(s.duration)}" for s in steps)
+    if profile.locustfile is not None and "wait" not in profile.model_fields_set:
+        return (f"{stages}; the locustfile's own wait_time (with constant_throughput the requested rate is "
+                "read from it when the run starts)")
     throughput = profile.wait.throughput
     if throughput is None:
         return f"{stages}; no requested rate (think time, not a throughput)"

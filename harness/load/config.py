@@ -71,11 +71,24 @@ class LoadConfig:
     """Per request: a request still unanswered then is a failure (built-in and user locustfiles)."""
     latency_thresholds_s: tuple[float, ...] = ()
     """Client SLI latency bounds: the recorder counts the requests that succeeded within each."""
+    arrival_rate: float | None = None
+    """Open model (instead of `stages`): requests started per second on a fixed schedule, each by an
+    idle user instance, whatever earlier requests are doing."""
+    max_in_flight: int | None = None
+    """Open model: the most requests in flight at once; an arrival finding that many is not sent and is
+    recorded as a failed request named DROPPED_REQUEST_NAME. Default `default_max_in_flight`."""
 
     def __post_init__(self) -> None:
         problems = _problems(self)
         if problems:
             raise SpecError([f"load: {p}" for p in problems])
+
+    @property
+    def in_flight_cap(self) -> int:
+        """Open model: max_in_flight, else `default_max_in_flight`; 0 for a closed model."""
+        if self.arrival_rate is None:
+            return 0
+        return self.max_in_flight or default_max_in_flight(self.arrival_rate, self.timeout_s)
 
     def users_at(self, t_offset_s: float) -> int:
         """Users Locust runs at this offset, ramps included (0 outside the run).
@@ -83,8 +96,8 @@ class LoadConfig:
         Models Locust's dispatcher: max(1, floor(spawn_rate)) users at once, then the next batch
         after batch / spawn_rate seconds; a ramp starts from the previous stage's users.
         """
-        if t_offset_s < 0 or t_offset_s >= self.run_s:
-            return 0
+        if t_offset_s < 0 or t_offset_s >= self.run_s or not self.stages:
+            return 0  # an open model runs no Locust users: its arrivals borrow idle user instances
         begin, previous = 0.0, 0
         for stage in self.stages:
             if t_offset_s < begin + stage.duration_s or stage is self.stages[-1]:
@@ -94,7 +107,10 @@ class LoadConfig:
         raise AssertionError("unreachable: the last stage always answers")
 
     def requested_rps_at(self, t_offset_s: float) -> float | None:
-        """Task runs per second asked for at this offset (users x throughput); None without pacing."""
+        """Task runs per second asked for at this offset (users x throughput, or the arrival rate); None
+        without pacing."""
+        if self.arrival_rate is not None:
+            return self.arrival_rate if 0 <= t_offset_s < self.run_s else 0.0
         pace = self.pace_per_user
         if pace is None:
             return None
@@ -107,6 +123,9 @@ class LoadConfig:
 
     def mean_requested_rps(self, start_offset_s: float, end_offset_s: float) -> float | None:
         """Time-average of `requested_rps_at` over [start, end), in 10 ms steps (20000 at most)."""
+        if self.arrival_rate is not None and end_offset_s > start_offset_s:
+            inside = min(end_offset_s, self.run_s) - max(start_offset_s, 0.0)
+            return self.arrival_rate * max(0.0, inside) / (end_offset_s - start_offset_s)
         pace = self.pace_per_user
         if pace is None or end_offset_s <= start_offset_s:
             return None
@@ -135,8 +154,16 @@ class LoadConfig:
             "wait": _wait_plan(self),
             "timeout_s": self.timeout_s,
             "latency_thresholds_s": list(self.latency_thresholds_s),
+            "arrival": None if self.arrival_rate is None else {
+                "rate": self.arrival_rate, "max_in_flight": self.in_flight_cap},
             "record_path": str(record_path),
         }
+
+
+def default_max_in_flight(rate: float, timeout_s: float) -> int:
+    """rate x timeout: as many requests as can be in flight when every one takes the whole timeout, so
+    an arrival finds the pool full only when requests outlast their timeout (a slow body, a connect)."""
+    return max(1, math.ceil(rate * timeout_s))
 
 
 def header_env_name(request: int, header: int) -> str:
@@ -150,9 +177,13 @@ def header_environment(config: LoadConfig) -> dict[str, str]:
 
 
 def shape_tick(stages: tuple[Stage, ...], run_s: float, t_s: float) -> tuple[int, float] | None:
-    """What the shape answers at run time t_s: (users, spawn_rate), or None once run_s is over."""
+    """What the shape answers at run time t_s: (users, spawn_rate), or None once run_s is over.
+
+    Without stages (an open model) Locust runs no users: the arrival dispatcher sends the requests."""
     if t_s >= run_s:
         return None
+    if not stages:
+        return 0, 1.0
     begin = 0.0
     for stage in stages:
         begin += stage.duration_s
@@ -195,8 +226,9 @@ def _problems(config: LoadConfig) -> list[str]:
     problems: list[str] = []
     if not config.host.startswith(("http://", "https://")):
         problems.append(f"host must start with http:// or https://, got {config.host!r}")
-    if not config.stages:
-        problems.append("stages: at least one stage is needed")
+    if config.arrival_rate is None and not config.stages:
+        problems.append("stages: at least one stage is needed (or an arrival_rate)")
+    problems.extend(_arrival_problems(config))
     for i, stage in enumerate(config.stages):
         if not stage.duration_s > 0 or stage.users < 0 or not 0 < stage.spawn_rate < math.inf:
             problems.append(f"stages[{i}]: need duration_s > 0, users >= 0 and a finite spawn_rate > 0")
@@ -215,6 +247,21 @@ def _problems(config: LoadConfig) -> list[str]:
         problems.append(f"timeout_s must be a positive number of seconds, got {config.timeout_s}")
     if any(not 0 < t < math.inf for t in config.latency_thresholds_s):
         problems.append(f"latency_thresholds_s must be positive seconds, got {config.latency_thresholds_s}")
+    return problems
+
+
+def _arrival_problems(config: LoadConfig) -> list[str]:
+    if config.arrival_rate is None:
+        return ["max_in_flight needs an arrival_rate"] if config.max_in_flight is not None else []
+    problems = []
+    if config.stages:
+        problems.append("give stages (closed model) or an arrival_rate (open model), not both")
+    if not 0 < config.arrival_rate < math.inf:
+        problems.append(f"arrival_rate must be a positive number of requests/s, got {config.arrival_rate}")
+    if config.max_in_flight is not None and config.max_in_flight < 1:
+        problems.append(f"max_in_flight must be at least 1, got {config.max_in_flight}")
+    if config.throughput_per_user is not None or config.wait_min_s is not None:
+        problems.append("a wait has no meaning with an arrival_rate: each arrival sends one request on schedule")
     return problems
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import LoadError
@@ -28,7 +29,7 @@ from harness.procs import spawn, stop
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoadRun", "LoadWindow", "check_locustfile", "start_load"]
+__all__ = ["LoadRun", "LoadWindow", "Locustfile", "check_locustfile", "start_load"]
 
 STOP_TIMEOUT_S = 2.0  # Locust --stop-timeout: in-flight requests finish (and are counted) at the end
 _STARTUP_TIMEOUT_S = 30.0
@@ -40,9 +41,26 @@ _REQUESTS_FILE = Path(__file__).with_name("locust_requests.py")
 _INSPECT_MARK = "HARNESS-LOCUSTFILE "
 _INSPECT = f"""
 import json, sys
+from locust import TaskSet
 from locust.util.load_locustfile import load_locustfile
 users, shapes = load_locustfile(sys.argv[1])
-found = {{"users": sorted(users), "shapes": [type(s).__name__ for s in shapes]}}
+
+def pace(cls):
+    # constant_throughput(x) is constant_pacing(1 / x): its closure holds the seconds per task run
+    wait = getattr(cls, "wait_time", None)
+    if getattr(wait, "__qualname__", "") != "constant_pacing.<locals>.wait_time_func":
+        return None
+    cells = dict(zip(wait.__code__.co_freevars, wait.__closure__ or ()))
+    seconds = cells["wait_time"].cell_contents if "wait_time" in cells else None
+    return 1.0 / seconds if isinstance(seconds, (int, float)) and seconds > 0 else None
+
+found = {{
+    "users": sorted(users),
+    "shapes": [type(s).__name__ for s in shapes],
+    "paces": sorted({{str(pace(cls)) for cls in users.values()}}),
+    "tasksets": sorted(f"{{name}}.{{t.__name__}}" for name, cls in users.items() for t in cls.tasks
+                       if isinstance(t, type) and issubclass(t, TaskSet)),
+}}
 print({_INSPECT_MARK!r} + json.dumps(found))
 """
 
@@ -116,7 +134,9 @@ def start_load(config: LoadConfig, run_dir: Path) -> LoadRun:
     Locust's log tail, when the locustfile is unusable or Locust exits or hangs before starting.
     """
     if config.locustfile is not None:
-        check_locustfile(config.locustfile)
+        found = check_locustfile(config.locustfile, open_model=config.arrival_rate is not None)
+        if config.locustfile_throughput is None and found.throughput_per_user is not None:
+            config = replace(config, locustfile_throughput=found.throughput_per_user)
     load_dir = run_dir / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
     record_path, log_path, plan_path = (load_dir / n for n in ("record.jsonl", "locust.log", "plan.json"))
@@ -134,11 +154,21 @@ def start_load(config: LoadConfig, run_dir: Path) -> LoadRun:
     return LoadRun(config, proc, started_at=started_at, log_path=log_path, record_path=record_path)
 
 
-def check_locustfile(path: Path) -> list[str]:
+@dataclass(frozen=True)
+class Locustfile:
+    """What a user's locustfile defines, as Locust loads it."""
+
+    users: tuple[str, ...]
+    throughput_per_user: float | None
+    """Its classes' own constant_throughput, when they all share one: the requested rate is then known."""
+
+
+def check_locustfile(path: Path, open_model: bool = False) -> Locustfile:
     """The User classes of a user's locustfile, loaded by Locust in a subprocess.
 
-    Raises LoadError when Locust cannot load it, when it has no User class, or when it defines its
-    own LoadTestShape (the harness drives the load with its shape, from the load profile).
+    Raises LoadError when Locust cannot load it, when it has no User class, when it defines its
+    own LoadTestShape (the harness drives the load with its shape, from the load profile), or, for an
+    open model (`open_model`), when a task is a nested TaskSet (an arrival runs one task once).
     """
     if not path.is_file():
         raise LoadError(f"locustfile {path}: no such file")
@@ -161,8 +191,14 @@ def check_locustfile(path: Path) -> list[str]:
         )
     if not classes["users"]:
         raise LoadError(f"locustfile {path} defines no User class (a non-abstract subclass of locust.User)")
-    users: list[str] = classes["users"]
-    return users
+    if open_model and classes["tasksets"]:
+        raise LoadError(
+            f"locustfile {path}: an arrival load runs one task per arrival, but these tasks are nested "
+            f"TaskSets: {', '.join(classes['tasksets'])}; use @task methods, or 'stages' instead of 'arrival'"
+        )
+    paces = classes["paces"]
+    pace = float(paces[0]) if len(paces) == 1 and paces[0] != "None" else None
+    return Locustfile(tuple(classes["users"]), pace)
 
 
 def _locust_argv(config: LoadConfig) -> list[str]:

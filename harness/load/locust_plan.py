@@ -5,7 +5,8 @@ $HARNESS_LOAD_PLAN), the wait time of the plan, and a recorder that appends per-
 per-name request counts to the plan's record file as JSON lines:
 
 - `{"started_at": T}`: unix time at which the shape's clock (offset 0) started;
-- `{"second": S, "users": U}`: users running at the start of whole unix second S;
+- `{"second": S, "users": U}`: users running at the start of whole unix second S (in the open
+  model: the arrivals in flight then);
 - `{"second": S, "name": N, "requests": R, "failures": F, "rt_sum_ms": X, "rt_max_ms": Y}`: requests
   that STARTED in [S, S+1). These are deltas: a request that ends after its second was written
   adds another line for the same second, so a reader sums lines (and takes the max of maxima);
@@ -26,10 +27,13 @@ from locust.clients import HttpSession
 from locust.env import Environment
 
 from harness.load.config import read_plan_from_env, shape_tick, stages_from_plan
+from harness.load.locust_arrivals import ArrivalDispatcher
 
 _PLAN = read_plan_from_env()
 _RECORD_PATH = Path(_PLAN["record_path"])
 _FLUSH_AFTER_SECOND_S = 0.02  # flush just after each whole second, once that second has no new starts
+_ARRIVAL_STOP_S = 2.0  # as the driver's --stop-timeout: in-flight arrivals finish and are counted
+_arrivals: ArrivalDispatcher | None = None  # the open model's dispatcher, made at init
 
 
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
@@ -49,6 +53,8 @@ class HarnessShape(LoadTestShape):
         super().reset_time()  # type: ignore[no-untyped-call]
         # Locust calls this once when the shape starts: tie offset 0 to the wall clock.
         append_records(_RECORD_PATH, [{"started_at": time.time()}])
+        if _arrivals is not None:
+            _arrivals.start(self.run_s)
 
     def tick(self) -> tuple[int, float] | None:
         return shape_tick(self.stages, self.run_s, self.get_run_time())  # type: ignore[no-untyped-call]
@@ -127,7 +133,11 @@ def _apply_timeout(timeout_s: float, user_classes: Iterable[type[Any]]) -> None:
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    global _arrivals
     _apply_timeout(float(_PLAN.get("timeout_s", 5.0)), environment.user_classes)
+    arrival = _PLAN.get("arrival")
+    if arrival is not None:
+        _arrivals = ArrivalDispatcher(environment, float(arrival["rate"]), int(arrival["max_in_flight"]))
     wait_time = _wait_time(_PLAN)
     if wait_time is not None:  # a profile's explicit wait wins over the user classes' own
         for user_class in environment.user_classes:
@@ -136,13 +146,21 @@ def _on_init(environment: Environment, **_: Any) -> None:
     environment.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
 
     def on_stop(**_: Any) -> None:
+        if _arrivals is not None:
+            _arrivals.stop(_ARRIVAL_STOP_S)
         recorder.flush()
         append_records(_RECORD_PATH, [{"stopped_at": time.time()}])
 
     environment.events.test_stop.add_listener(on_stop)  # type: ignore[no-untyped-call]
     environment.events.quitting.add_listener(lambda **_: recorder.flush())  # type: ignore[no-untyped-call]
     runner = environment.runner
-    gevent.spawn(recorder.run_every_second, lambda: runner.user_count if runner is not None else 0)
+
+    def users() -> int:
+        if _arrivals is not None:
+            return _arrivals.in_flight
+        return runner.user_count if runner is not None else 0
+
+    gevent.spawn(recorder.run_every_second, users)
 
 
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

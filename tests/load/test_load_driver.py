@@ -197,7 +197,7 @@ class ShopUser(HttpUser):
 def test_user_locustfile_paced_by_the_plan_and_stopped_early(server: CountingServer, tmp_path: Path) -> None:
     locustfile = tmp_path / "shop_locustfile.py"
     locustfile.write_text(USER_LOCUSTFILE)
-    assert check_locustfile(locustfile) == ["ShopUser"]
+    assert check_locustfile(locustfile).users == ("ShopUser",)
     config = LoadConfig(
         host=server.url,
         stages=(Stage(30.0, 3, 10.0),),
