@@ -155,7 +155,8 @@ def judge_phase(evidence: PhaseEvidence, slo: InlineSLO, policy: EvidencePolicy,
                     *([contradiction] if contradiction else [])]
         if blockers:
             verdict, reasons = "INCONCLUSIVE", [*blockers, *reasons]
-    difference = _client_difference(evidence.client, total)
+    # A client SLI is the load's own count: there is no server side to compare it with.
+    difference = _client_difference(evidence.client, total) if evidence.kind != "client" else None
     if difference is not None and abs(difference) > _allowed_difference(evidence, policy):
         notes.append(f"client and server disagree: Locust counted {evidence.client.requests if evidence.client else 0}"
                      f" requests, Prometheus {total:.0f} ({difference:+.2%})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from harness.evidence.queries import increase_query, is_selector, raw_samples_query
+from harness.load.client_sli import ClientSli
 from harness.promql import histogram_selectors, le_text
 from harness.spec.faults import FaultBase
 from harness.spec.loader import LoadedExperiment
@@ -45,7 +46,7 @@ class SliQueries:
     """The counters behind one SLO: `bad` (or `good`) and `total`, selectors or {{window}} expressions."""
 
     slo: str
-    kind: str  # "ratio" | "latency"
+    kind: str  # "ratio" | "latency" | "client"
     good: str | None
     bad: str | None
     total: str
@@ -61,6 +62,11 @@ class SliQueries:
     @property
     def exact_countable(self) -> bool:
         return all(is_selector(q) for q in (self.good, self.bad, self.total) if q is not None)
+
+    @property
+    def client(self) -> ClientSli | None:
+        """What a client SLI counts in the load record; None for the SLIs read from Prometheus."""
+        return ClientSli(self.client_requests, self.threshold_s) if self.kind == "client" else None
 
     @property
     def from_prometheus(self) -> bool:

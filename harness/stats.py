@@ -56,7 +56,8 @@ def decide_error_ratio(
 ) -> RatioDecision:
     """PASS when the interval's upper bound <= budget, FAIL when its lower bound > budget, else INCONCLUSIVE.
 
-    Fewer than min_events events, or counts that make no sense, are INCONCLUSIVE: never PASS.
+    Fewer than min_events events never PASS: they FAIL when even the lower bound is above the budget,
+    else they are INCONCLUSIVE. Counts that make no sense are INCONCLUSIVE.
     """
     budget = float(budget_ratio)
     if not 0.0 <= budget <= 1.0:
@@ -68,6 +69,11 @@ def decide_error_ratio(
     counts = f"{_num(bad)} bad of {_num(total)} events"
     interval = f"interval [{_pct(low)}, {_pct(high)}] (Wilson, z={z:.2f})"
     if total < min_events:
+        if total > 0 and low > budget:
+            # Too few events to PASS, but even the interval's lower bound is above the budget: the
+            # errors are plain, and more events could only narrow the interval around them.
+            return RatioDecision("FAIL", low, high, f"{counts} (fewer than the {min_events} events needed to "
+                                 f"pass): {interval} above the budget {_pct(budget)}")
         return RatioDecision(
             "INCONCLUSIVE", low, high, f"{counts}: fewer than the {min_events} events needed to decide"
         )

@@ -93,12 +93,21 @@ class LoadRun:
         """Requests started in [start, end) (unix times); partial edge seconds count pro rata."""
         return self._window(read_record(self.record_path), start, end)
 
-    def latest(self, seconds: float = 5.0) -> LoadWindow:
-        """The `seconds` that end with the newest whole second the recorder has written (live progress)."""
-        record = read_record(self.record_path)
+    def record(self) -> Record:
+        """Everything the recorder has written so far."""
+        return read_record(self.record_path)
+
+    def newest_second(self, record: Record) -> float:
+        """The end of the newest whole second the recorder has written (live reads stop there)."""
         end = float(math.floor(self._clock() - _FLUSH_DELAY_S))
         if record.stopped_at is not None:
             end = min(end, float(math.ceil(record.stopped_at)))
+        return end
+
+    def latest(self, seconds: float = 5.0) -> LoadWindow:
+        """The `seconds` that end with the newest whole second the recorder has written (live progress)."""
+        record = read_record(self.record_path)
+        end = self.newest_second(record)
         return self._window(record, end - seconds, end)
 
     def _window(self, record: Record, start: float, end: float) -> LoadWindow:

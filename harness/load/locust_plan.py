@@ -9,7 +9,9 @@ per-name request counts to the plan's record file as JSON lines:
   model: the arrivals in flight then);
 - `{"second": S, "name": N, "requests": R, "failures": F, "rt_sum_ms": X, "rt_max_ms": Y}`: requests
   that STARTED in [S, S+1). These are deltas: a request that ends after its second was written
-  adds another line for the same second, so a reader sums lines (and takes the max of maxima);
+  adds another line for the same second, so a reader sums lines (and takes the max of maxima).
+  With client SLI latency bounds in the plan, `"within": {"0.25": W}` also counts the requests that
+  succeeded with a response time at or under each bound (seconds, keyed by `threshold_key`);
 - `{"stopped_at": T}`: the test stopped (all in-flight requests are recorded before it).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from locust.env import Environment
 
 from harness.load.config import read_plan_from_env, shape_tick, stages_from_plan
 from harness.load.locust_arrivals import ArrivalDispatcher
+from harness.load.record import threshold_key
 
 _PLAN = read_plan_from_env()
 _RECORD_PATH = Path(_PLAN["record_path"])
@@ -61,11 +65,13 @@ class HarnessShape(LoadTestShape):
 
 
 class Recorder:
-    """Per whole second of request start and per request name: count, failures, sum and max latency."""
+    """Per whole second of request start and per request name: count, failures, sum and max latency,
+    and the successes within each client SLI latency bound."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, thresholds_s: Iterable[float] = ()) -> None:
         self._path = path
-        self._pending: dict[tuple[int, str], list[float]] = {}
+        self._thresholds_ms = tuple((threshold_key(t), t * 1000.0) for t in thresholds_s)
+        self._pending: dict[tuple[int, str], _Bucket] = {}
 
     def on_request(
         self,
@@ -76,16 +82,20 @@ class Recorder:
         **_: Any,
     ) -> None:
         started = start_time if start_time is not None else time.time() - response_time / 1000.0
-        bucket = self._pending.setdefault((int(started), name), [0, 0, 0.0, 0.0])
-        bucket[0] += 1
-        bucket[1] += exception is not None
-        bucket[2] += response_time
-        bucket[3] = max(bucket[3], response_time)
+        bucket = self._pending.setdefault((int(started), name), _Bucket())
+        bucket.requests += 1
+        bucket.failures += exception is not None
+        bucket.rt_sum_ms += response_time
+        bucket.rt_max_ms = max(bucket.rt_max_ms, response_time)
+        if exception is None:
+            for key, bound_ms in self._thresholds_ms:
+                if response_time <= bound_ms:
+                    bucket.within[key] = bucket.within.get(key, 0) + 1
 
     def flush(self, before_second: float = float("inf")) -> None:
         """Append every pending second older than before_second."""
         done = sorted(key for key in self._pending if key[0] < before_second)
-        append_records(self._path, (_request_record(key, self._pending.pop(key)) for key in done))
+        append_records(self._path, (self._line(key, self._pending.pop(key)) for key in done))
 
     def run_every_second(self, users: Callable[[], int]) -> None:
         while True:
@@ -95,18 +105,30 @@ class Recorder:
             append_records(self._path, [{"second": second, "users": users()}])
             self.flush(before_second=second)
 
+    def _line(self, key: tuple[int, str], bucket: _Bucket) -> dict[str, Any]:
+        second, name = key
+        line: dict[str, Any] = {
+            "second": second,
+            "name": name,
+            "requests": bucket.requests,
+            "failures": bucket.failures,
+            "rt_sum_ms": round(bucket.rt_sum_ms, 3),
+            "rt_max_ms": round(bucket.rt_max_ms, 3),
+        }
+        if self._thresholds_ms:
+            line["within"] = {key: bucket.within.get(key, 0) for key, _ in self._thresholds_ms}
+        return line
 
-def _request_record(key: tuple[int, str], bucket: list[float]) -> dict[str, Any]:
-    second, name = key
-    count, failures, rt_sum, rt_max = bucket
-    return {
-        "second": second,
-        "name": name,
-        "requests": int(count),
-        "failures": int(failures),
-        "rt_sum_ms": round(rt_sum, 3),
-        "rt_max_ms": round(rt_max, 3),
-    }
+
+@dataclass(slots=True)
+class _Bucket:
+    """One second and name's counts while that second is still pending (mutable: it grows per request)."""
+
+    requests: int = 0
+    failures: int = 0
+    rt_sum_ms: float = 0.0
+    rt_max_ms: float = 0.0
+    within: dict[str, int] = field(default_factory=dict)
 
 
 def _wait_time(plan: dict[str, Any]) -> Callable[[Any], float] | None:
@@ -142,7 +164,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if wait_time is not None:  # a profile's explicit wait wins over the user classes' own
         for user_class in environment.user_classes:
             user_class.wait_time = wait_time
-    recorder = Recorder(_RECORD_PATH)
+    recorder = Recorder(_RECORD_PATH, [float(t) for t in _PLAN.get("latency_thresholds_s", [])])
     environment.events.request.add_listener(recorder.on_request)  # type: ignore[no-untyped-call]
 
     def on_stop(**_: Any) -> None:

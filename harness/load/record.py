@@ -55,6 +55,13 @@ class Record:
     counts: Mapping[int, Mapping[str, tuple[int, int]]]  # second -> name -> (requests, failures)
     users: Mapping[int, int]  # second -> users running at its start
     rt_sum_ms: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # second -> name -> sum
+    within: Mapping[int, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    """second -> name -> threshold_key -> requests that succeeded within that latency bound."""
+
+
+def threshold_key(threshold_s: float) -> str:
+    """How a client SLI latency bound is spelt in the record (`0.25` for 250ms)."""
+    return f"{threshold_s:.6g}"
 
 
 def parse_record(lines: Iterable[str]) -> Record:
@@ -64,6 +71,7 @@ def parse_record(lines: Iterable[str]) -> Record:
     counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     users: dict[int, int] = {}
     rt_sum_ms: dict[int, dict[str, float]] = defaultdict(dict)
+    within: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
     for line in lines:
         if not line.endswith("\n"):
             continue
@@ -80,7 +88,11 @@ def parse_record(lines: Iterable[str]) -> Record:
             per_name[item["name"]] = (old[0] + int(item["requests"]), old[1] + int(item["failures"]))
             sums = rt_sum_ms[int(item["second"])]
             sums[item["name"]] = sums.get(item["name"], 0.0) + float(item.get("rt_sum_ms", 0.0))
-    return Record(started_at, stopped_at, dict(counts), users, dict(rt_sum_ms))
+            if "within" in item:
+                bounds = within[int(item["second"])].setdefault(item["name"], {})
+                for key, count in item["within"].items():
+                    bounds[key] = bounds.get(key, 0) + int(count)
+    return Record(started_at, stopped_at, dict(counts), users, dict(rt_sum_ms), dict(within))
 
 
 def read_record(path: Path) -> Record:

@@ -22,8 +22,11 @@ from harness.evidence.health import ExpectDown, read_selectors
 from harness.evidence.interval import active_targets, disagreement, learn_interval
 from harness.evidence.outages import ExpectedDown
 from harness.evidence.queries import increase_query
-from harness.judge import PhaseEvidence, SloJudgement, budget_ratio, judge_slo
+from harness.judge import ClientCounts, PhaseEvidence, SloJudgement, budget_ratio, judge_slo
+from harness.load.client_sli import METHOD as CLIENT_METHOD
+from harness.load.client_sli import ClientSli, count_client_sli, peak_error_ratio
 from harness.load.driver import LoadRun
+from harness.load.record import Record
 from harness.plan import Plan, SliQueries, settle_for
 from harness.prom.client import PromClient
 from harness.run import expectations as expect
@@ -199,31 +202,53 @@ def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: 
                windows: list[Window]) -> list[SloJudgement]:
     exact = loaded.experiment.evidence.counting == "exact"
     counts = {window.phase: client_counts(_window_dict(load, window)) for window in windows}
-    work = [(plan.sli(h.slo), window, counts[window.phase]) for h in loaded.experiment.hypothesis for window in windows]
+    hypotheses = loaded.experiment.hypothesis
+    work = [(plan.sli(h.slo), window, counts[window.phase]) for h in hypotheses for window in windows
+            if plan.sli(h.slo).from_prometheus]
     collected = iter(collect_phases(client, work, plan, exact, expected=expected_down(
         state, loaded.experiment.target.local_or_default.restart_delay)))
+    record = load.record() if any(not plan.sli(h.slo).from_prometheus for h in hypotheses) else None
     judgements = []
-    for hypothesis in loaded.experiment.hypothesis:
+    for hypothesis in hypotheses:
         slo = loaded.slo(hypothesis.slo)
         sli = plan.sli(slo.name)
-        evidence: list[PhaseEvidence] = [next(collected) for _ in windows]
+        evidence: list[PhaseEvidence] = [
+            next(collected) if record is None or sli.client is None
+            else client_phase(record, sli.client, window, counts[window.phase]) for window in windows]
         for phase in hypothesis.judged_phases:
             if phase not in {w.phase for w in windows}:
                 missing = Count(None, "none", 0, problems=(f"phase {phase} never ran",))
                 evidence.append(PhaseEvidence(phase, 0.0, 0.0, missing))
-        peak = _peak(client, loaded, sli, slo, windows, plan)
+        peak = _peak(client, loaded, sli, slo, windows, plan, record)
         judgements.append(judge_slo(slo, hypothesis, evidence, loaded.experiment.evidence, peak))
     return judgements
 
 
 def _peak(client: PromClient, loaded: LoadedExperiment, sli: SliQueries, slo: Any, windows: list[Window],
-          plan: Plan) -> float | None:
+          plan: Plan, record: Record | None = None) -> float | None:
     judged = [w for w in windows if w.phase != "warmup"]
     if not judged:
         return None
     window_s = loaded.experiment.abort.window if loaded.experiment.abort else 30.0
+    if sli.client is not None:
+        if record is None:
+            return None
+        ratio = peak_error_ratio(record, sli.client, judged[0].start, judged[-1].end, window_s)
+        return None if ratio is None else ratio / float(budget_ratio(slo))
     return peak_burn_rate(client, sli, float(budget_ratio(slo)), judged[0].start, judged[-1].end,
                           min(window_s, judged[-1].end - judged[0].start), plan.scrape_interval_s)
+
+
+def client_phase(record: Record, sli: ClientSli, window: Window, load: ClientCounts | None) -> PhaseEvidence:
+    """A client SLI's evidence for one phase, counted from the load record (no Prometheus involved)."""
+    counted = count_client_sli(record, sli, window.start, window.end)
+    problems = counted.problems
+    total = Count(None if problems else float(counted.total), CLIENT_METHOD, 1, problems=problems)
+    good = Count(None if problems else float(counted.good), CLIENT_METHOD, 1, problems=problems)
+    queries = {"client": f"{sli.describe()}; whole seconds [{counted.first_second}, {counted.end_second})"}
+    notes = (f"{counted.dropped} arrivals dropped at max_in_flight, counted bad",) if counted.dropped else ()
+    return PhaseEvidence(window.phase, window.start, window.end, total, good, None, (), load, queries,
+                         telemetry_notes=notes, kind="client")
 
 
 def _window_dict(load: LoadRun, window: Window) -> dict[str, Any] | None:

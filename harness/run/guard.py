@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import EvidenceError
 from harness.evidence.queries import increase_query
+from harness.load.client_sli import recent_error_ratio
+from harness.load.record import Record
 from harness.plan import SliQueries
 from harness.prom.client import PromClient
 from harness.spec.models import Abort
@@ -26,10 +29,31 @@ def burn_query(sli: SliQueries, window_s: float) -> str:
     return f"1 - (({increase_query(sli.good or '', window_s)}) or vector(0)) / ({total})"
 
 
+LoadRecordReader = Callable[[], tuple[Record, float]]
+"""The load record so far and the end of its newest complete second (client SLIs are read from it)."""
+
+
+def error_ratio_now(client: PromClient, sli: SliQueries, window_s: float, now: float,
+                    load_record: tuple[Record, float] | None) -> float | None:
+    """The SLI's error ratio over the trailing window: PromQL, or the load record for a client SLI.
+
+    None when it cannot be read. Raises EvidenceError when Prometheus does not answer.
+    """
+    if sli.client is not None:
+        if load_record is None:
+            return None
+        record, newest = load_record
+        return recent_error_ratio(record, sli.client, newest, window_s)
+    answer = client.query(burn_query(sli, window_s), at=now)
+    values = [s.value for s in answer.vector if math.isfinite(s.value)]
+    return values[0] if values else None
+
+
 @dataclass
 class AbortGuard:
     abort: Abort
     watched: list[tuple[SliQueries, float]]  # (SLI, budget ratio B)
+    load_record: LoadRecordReader | None = None
     breaches: int = 0
     checks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -41,18 +65,19 @@ class AbortGuard:
         """
         worst: tuple[str, float] | None = None
         unknown: list[str] = []
+        needs_record = self.load_record is not None and any(sli.client is not None for sli, _ in self.watched)
+        record = self.load_record() if needs_record and self.load_record is not None else None
         for sli, budget in self.watched:
             try:
-                answer = client.query(burn_query(sli, self.abort.window), at=now)
+                ratio = error_ratio_now(client, sli, self.abort.window, now, record)
             except EvidenceError as err:
                 log.warning("abort guard: cannot read the burn rate of %s: %s", sli.slo, err)
                 unknown.append(sli.slo)
                 continue
-            values = [s.value for s in answer.vector if math.isfinite(s.value)]
-            if not values:
+            if ratio is None:
                 unknown.append(sli.slo)
                 continue
-            burn = values[0] / budget
+            burn = ratio / budget
             if worst is None or burn > worst[1]:
                 worst = (sli.slo, burn)
         breached = bool(unknown) or (worst is not None and worst[1] > self.abort.max_burn_rate)

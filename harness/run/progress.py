@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from harness.errors import EvidenceError
 from harness.judge import budget_ratio
 from harness.load.driver import LoadRun
+from harness.load.record import Record
 from harness.plan import Plan
 from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
-from harness.run.guard import burn_query
+from harness.run.guard import error_ratio_now
 from harness.run.state import RunState
 from harness.spec.loader import LoadedExperiment
 
@@ -50,18 +51,21 @@ class Progress:
         offset = now - self._load.started_at
         span = next((p for p in self._plan.phases if p.start <= offset < p.end), self._plan.phases[-1])
         latest = self._load.latest(5.0)
+        hypotheses = self._loaded.experiment.hypothesis
+        record = None
+        if any(self._plan.sli(h.slo).client is not None for h in hypotheses):
+            loaded = self._load.record()
+            record = (loaded, self._load.newest_second(loaded))
         self._sink(Snapshot(span.name, max(0.0, span.end - offset), max(0.0, self._plan.duration - offset),
-                            tuple(self._sli_now(h.slo, now) for h in self._loaded.experiment.hypothesis),
+                            tuple(self._sli_now(h.slo, now, record) for h in hypotheses),
                             latest.achieved_rps, latest.requests, latest.failures,
                             tuple(r.name for r in self._faults.records.values() if r.active)))
 
-    def _sli_now(self, name: str, now: float) -> SliNow:
+    def _sli_now(self, name: str, now: float, record: tuple[Record, float] | None) -> SliNow:
         try:
-            answer = self._client.query(burn_query(self._plan.sli(name), LIVE_WINDOW_S), at=now)
+            error_ratio = error_ratio_now(self._client, self._plan.sli(name), LIVE_WINDOW_S, now, record)
         except EvidenceError:
             return SliNow(name, None, None)
-        values = [s.value for s in answer.vector if s.value == s.value]
-        if not values:
+        if error_ratio is None:
             return SliNow(name, None, None)
-        error_ratio = values[0]
         return SliNow(name, 1.0 - error_ratio, error_ratio / float(budget_ratio(self._loaded.slo(name))))

@@ -28,6 +28,7 @@ from harness.errors import (
 from harness.faults.base import FaultContext
 from harness.judge import SloJudgement
 from harness.load.driver import LoadRun, start_load
+from harness.load.record import Record
 from harness.plan import FaultSlot, Plan, build_plan
 from harness.prom.client import PromClient
 from harness.result import write_result
@@ -129,14 +130,14 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     return state
 
 
+def _record_now(load: LoadRun) -> tuple[Record, float]:
+    record = load.record()
+    return record, load.newest_second(record)
+
+
 def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
     """A valid file can still ask for something this run cannot do: say so before starting anything."""
     experiment = loaded.experiment
-    client_slis = [slo.name for slo in loaded.slos if slo.sli.client is not None]
-    if client_slis:
-        raise UnsupportedError(f"{loaded.path}: SLO {client_slis[0]}: client-side SLIs (sli.client) are validated but "
-                               "not judged by this version yet: measure it at the edge with a ratio or latency SLI "
-                               "(nothing was started)")
     alerts = [e for e in experiment.expect if isinstance(e, ExpectAlert)]
     if experiment.target.platform == "local" and alerts and not loaded.alert_rules:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
@@ -262,7 +263,7 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
         tickers.append(Ticker(options.progress_every_s, progress.tick))
     abort = loaded.experiment.abort
     if abort is not None:
-        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan))
+        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan), load_record=lambda: _record_now(load))
 
         def check(now: float) -> None:
             if faults.active_count == 0:

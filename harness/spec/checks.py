@@ -43,7 +43,8 @@ def check_experiment(
     found: list[Problem] = []
     for loc, message in (*_check_names(experiment, slos), *_check_references(experiment, slos),
                          *_check_platform(experiment, alert_rules), *_check_faults(experiment),
-                         *_check_load(experiment, profile), *_check_guard(experiment)):
+                         *_check_load(experiment, profile), *_check_guard(experiment),
+                         *_check_client_slis(experiment, slos, profile)):
         found.append(problem(loc, message))
     return found
 
@@ -167,3 +168,31 @@ def _check_load(experiment: Experiment, profile: LoadedProfile | None) -> Iterat
     locustfile = profile.locustfile
     if locustfile is not None and not locustfile.is_file():
         yield ("load", "profile"), f"the load profile's locustfile {locustfile} does not exist"
+
+
+def _check_client_slis(experiment: Experiment, slos: Sequence[InlineSLO],
+                       profile: LoadedProfile | None) -> Iterator[Finding]:
+    """A client SLI is counted from this run's load record only: it has no history and no series."""
+    client = {slo.name: slo for slo in slos if slo.sli.client is not None}
+    for index, hypothesis in enumerate(experiment.hypothesis):
+        if hypothesis.slo in client and hypothesis.min_budget_remaining is not None:
+            yield (("hypothesis", index, "min_budget_remaining"),
+                   f"SLO {hypothesis.slo!r} is a client SLI, counted from this run's own requests: it has no budget "
+                   "history to gate on; gate on a Prometheus SLI of the same service instead")
+    for index, expectation in enumerate(experiment.expect):
+        if isinstance(expectation, ExpectRecovers) and expectation.recovers in client:
+            yield (("expect", index, "recovers"),
+                   f"SLO {expectation.recovers!r} is a client SLI: recovery times are measured from Prometheus "
+                   "series; expect the recovery of a ratio or latency SLI instead")
+    names = [r.name for r in profile.profile.requests or ()] if profile is not None else []
+    if not names:
+        return  # a user locustfile names its requests itself: checked against the record at judging time
+    inline = {entry.name: index for index, entry in enumerate(experiment.slos) if isinstance(entry, InlineSLO)}
+    for slo in slos:
+        wanted = slo.sli.client.requests if slo.sli.client is not None else None
+        loc: Loc = ("slos", inline[slo.name], "sli", "client", "requests") if slo.name in inline else ("slos",)
+        for name in wanted or ():
+            if name not in names:
+                yield (loc,
+                       f"SLO {slo.name!r}: the load profile has no request named {name!r} (its requests: "
+                       f"{', '.join(names)})")

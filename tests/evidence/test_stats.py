@@ -49,6 +49,17 @@ def test_too_few_events_is_inconclusive_even_when_clean() -> None:
     assert "fewer than the 60000 events" in decision.reason
 
 
+@pytest.mark.parametrize(("bad", "total", "verdict"), [
+    (80, 93, "FAIL"),          # plain errors: more events could only narrow the interval around them
+    (0, 93, "INCONCLUSIVE"),   # clean but too few: never PASS
+    (1, 93, "INCONCLUSIVE"),   # the interval reaches under the budget
+])
+def test_too_few_events_never_pass_but_plain_errors_fail(bad: int, total: int, verdict: str) -> None:
+    decision = decide_error_ratio(bad, total, 0.01, min_events=100)
+    assert decision.verdict == verdict
+    assert "fewer than the 100 events" in decision.reason
+
+
 def test_reason_gives_the_numbers() -> None:
     decision = decide_error_ratio(3, 6000, BUDGET_999, min_events=100)
     assert decision.reason == (

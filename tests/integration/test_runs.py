@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -115,10 +117,13 @@ def test_pod_kill_restarts_the_killed_replica_with_a_new_pid(pod_kill_run: RunOu
 def test_latency_fault_fails_the_latency_slo_and_recovers(tmp_path: Path) -> None:
     experiment = write_experiment(
         tmp_path, "integration-latency",
-        slos=[availability_slo(), latency_slo()],
+        slos=[availability_slo(), latency_slo(),
+              {"name": "client-latency", "objective": 95, "sli": {"client": {"latency": "250ms"}}},
+              {"name": "client-availability", "objective": 95, "sli": {"client": {}}}],
         faults=[{"name": "slow", "type": "latency", "at": "1s", "duration": "6s", "delay": "300ms",
                  "jitter": "20ms"}],
-        hypothesis=[{"slo": "shop-availability"}, {"slo": "shop-latency"}],
+        hypothesis=[{"slo": "shop-availability"}, {"slo": "shop-latency"}, {"slo": "client-latency"},
+                    {"slo": "client-availability"}],
     )
     run = run_cli(experiment, tmp_path / "runs")
     assert run.exit_code == 1, run.stderr[-3000:]
@@ -141,6 +146,17 @@ def test_latency_fault_fails_the_latency_slo_and_recovers(tmp_path: Path) -> Non
     assert fault["ended"] - fault["started"] == pytest.approx(6.0, abs=0.5)
     assert run.slo("shop-availability")["verdict"] == "PASS"
     assert "FAIL (exit 1)" in run.stdout
+
+    # the same latency bound counted from the load generator's own record agrees with the server side
+    client_latency = run.slo("client-latency")
+    assert client_latency["phases"]["baseline"]["verdict"] == "PASS"
+    assert client_latency["phases"]["fault"]["verdict"] == "FAIL"
+    assert client_latency["phases"]["fault"]["method"] == "client-record"
+    assert run.slo("client-availability")["verdict"] == "PASS"
+    for name in ("baseline", "fault"):
+        phase = client_latency["phases"][name]
+        assert phase["total"] == _recount_whole_seconds(run.run_dir / "load" / "record.jsonl",
+                                                        phase["start"], phase["end"]), name
 
 
 @pytest.mark.integration
@@ -193,3 +209,10 @@ def test_fault_aimed_at_nothing_and_too_few_events_are_inconclusive(tmp_path: Pa
     assert 300 < baseline["total"] < 3838
     assert baseline["error_ratio_interval"][1] > 0.001
     assert "Wilson" in baseline["reason"]
+
+
+def _recount_whole_seconds(record: Path, start: float, end: float) -> int:
+    """Requests started in the whole seconds of [start, end), summed straight from the record lines."""
+    seconds = range(math.ceil(start), math.floor(end))
+    lines = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    return sum(int(item["requests"]) for item in lines if "requests" in item and item["second"] in seconds)

@@ -76,6 +76,17 @@ EXPERIMENTS: dict[str, list[str]] = {
         "{file}:21 expect[0].recovers: no SLO named 'latency' (known SLOs: availability)",
     ],
     "judged-phase-zero": ["{file}:18 hypothesis[0].phases: phase 'recovery' is 0s long and cannot be judged"],
+    "client-sli-misuse": [
+        "{file}:19 hypothesis[0].min_budget_remaining: the local platform's Prometheus starts empty, so there is "
+        "no budget history to gate on: use it with platform external (your Prometheus)",
+        "{file}:19 hypothesis[0].min_budget_remaining: SLO 'checkout-client' is a client SLI, counted from this "
+        "run's own requests: it has no budget history to gate on; gate on a Prometheus SLI of the same service "
+        "instead",
+        "{file}:21 expect[0].recovers: SLO 'checkout-client' is a client SLI: recovery times are measured from "
+        "Prometheus series; expect the recovery of a ratio or latency SLI instead",
+        "{file}:11 slos[0].sli.client.requests: SLO 'checkout-client': the load profile has no request named "
+        "'chekout' (its requests: catalog, checkout)",
+    ],
     "guard-too-long": [
         "{file}:17 evidence.guard: a guard of 20s on each side leaves nothing of the 30s baseline phase to "
         "judge: use less than 15s"
