@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check harness tests benchmarks
-.venv/bin/mypy harness
+.venv/bin/mypy harness tests benchmarks
 .venv/bin/python -m pytest -q "$@"

@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from harness.collect import Window, collect_phase, peak_burn_rate, preflight, resolve_latency_bounds
+from harness.errors import Refused
 from harness.evidence.counting import Count
 from harness.judge import ClientCounts, PhaseEvidence, PhaseJudgement, SloJudgement, budget_ratio, judge_slo
 from harness.plan import Plan, SliQueries, sli_queries
 from harness.prom.client import PromClient
 from harness.run.evaluate import budget_gate, remaining_budget
-from harness.run.runner import Refused
 from harness.spec.loader import load_experiment
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 from harness.verdict import Verdict

@@ -170,7 +170,7 @@ def test_spec_load_profile_example() -> None:
     assert (catalog.name, catalog.method, catalog.path) == ("catalog", "GET", "/api/catalog")
     assert catalog.weight == 8
     assert (checkout.method, checkout.weight, checkout.json_body) == ("POST", 2, {"item": 42, "qty": 1})
-    assert [(s.duration, s.users, s.spawn_rate) for s in profile.stages] == [(20, 20, 10), (60, 50, 10)]
+    assert [(s.duration, s.users, s.spawn_rate) for s in profile.stages or ()] == [(20, 20, 10), (60, 50, 10)]
     assert (profile.wait.min, profile.wait.max, profile.wait.throughput) == (0.1, 0.5, None)
     assert loaded.locustfile is None
 
