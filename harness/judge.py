@@ -10,6 +10,7 @@ from statistics import NormalDist
 from typing import Any
 
 from harness.evidence.counting import Count
+from harness.evidence.outages import DECLARED_DOWN
 from harness.load.shortfall import Shortfall, explain_shortfall
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 from harness.stats import RatioDecision, decide_error_ratio
@@ -184,8 +185,8 @@ def _robust_to_missing(evidence: PhaseEvidence, decision: RatioDecision, bad: fl
         return decision.verdict, [decision.reason], [f"up to {missing:.0f} events may be missing and cannot change "
                                                      f"the verdict: {why}"]
     return "INCONCLUSIVE", [f"{why}; with up to {missing:.0f} missing events the phase could be {could}: "
-                            f"{decision.reason}; measure the SLI where no fault takes its targets down (the edge), "
-                            "or declare the fault's expect_down"], []
+                            f"{decision.reason}; measure the SLI where no fault takes its targets down (the edge)"
+                            + ("" if DECLARED_DOWN in why else ", or declare the fault's expect_down")], []
 
 
 def _contradiction(evidence: PhaseEvidence, bad: float, total: float, budget: Decimal, policy: EvidencePolicy,

@@ -27,6 +27,9 @@ RECOVERY_INTERVALS = 2.0
 
 Points = Sequence[tuple[float, float]]
 
+DECLARED_DOWN = "not counting the time its fault declared it down"
+"""In an unseen-events reason: a fault's expect_down already explains the outage itself."""
+
 
 @dataclass(frozen=True)
 class Outage:
@@ -109,7 +112,7 @@ def unseen_events(outage: Outage, series: Sequence[Points], start: float, end: f
     cause = f" during fault {', '.join(faults)}" if faults else ""
     return Unseen(outage, missing, f"{_what(outage)}{cause} from {_at(outage.last_seen, start)}, {how}: up to "
                   f"{missing:.0f} events unseen ({rate:.2f}/s x {unexplained:.1f}s since its last scrape"
-                  + (", not counting the time its fault declared it down" if faults else "") + ")")
+                  + (f", {DECLARED_DOWN}" if faults else "") + ")")
 
 
 def _continued(series: Sequence[Points], outage: Outage) -> bool:

@@ -195,7 +195,8 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
     _wait_unless_halted(lambda: _finish_last_second(state, options), state)
     with interrupts.shield():
         load.stop()
-    _wait_unless_halted(lambda: _settle(plan, state, client, options), state)
+    if _needs_prometheus_after(loaded, plan):
+        _wait_unless_halted(lambda: _settle(plan, state, client, options), state)
     log.info("collecting the evidence and judging")
     with interrupts.shield():
         faults.verify_all()
@@ -304,6 +305,12 @@ def _finish_last_second(state: RunState, options: RunOptions) -> None:
     wait = math.floor(last) + 1 + LAST_SECOND_MARGIN_S - options.clock()
     if last > 0 and wait > 0:
         options.sleep(wait)
+
+
+def _needs_prometheus_after(loaded: LoadedExperiment, plan: Plan) -> bool:
+    """Client SLIs are counted from the load record, complete once the load stopped: only Prometheus
+    SLIs and expectations wait for the last scrapes."""
+    return bool(loaded.experiment.expect) or any(sli.from_prometheus for sli in plan.slis)
 
 
 def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions) -> None:
