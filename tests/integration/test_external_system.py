@@ -10,14 +10,16 @@ a warning naming both; an open-model load against a stuck system FAILs instead o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.integration.conftest import RunOutcome, run_cli
+from tests.integration.conftest import REPO, RunningCli, RunOutcome, harness_argv, run_cli
 from tests.integration.external_system import ExternalSystem, external_system
 
 pytestmark = pytest.mark.integration
@@ -53,6 +55,13 @@ def system_5s(tmp_path: Path) -> Iterator[ExternalSystem]:
 def _run(tmp_path: Path, system: ExternalSystem, name: str, *, slos: list[dict[str, Any]],
          faults: list[dict[str, Any]], phases: dict[str, str] = PHASES_1S,
          load: dict[str, Any] | None = None, prometheus: dict[str, Any] | None = None) -> RunOutcome:
+    path = _write(tmp_path, system, name, slos=slos, faults=faults, phases=phases, load=load, prometheus=prometheus)
+    return run_cli(path, path.parent / "runs")
+
+
+def _write(tmp_path: Path, system: ExternalSystem, name: str, *, slos: list[dict[str, Any]],
+           faults: list[dict[str, Any]], phases: dict[str, str] = PHASES_1S,
+           load: dict[str, Any] | None = None, prometheus: dict[str, Any] | None = None) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     profile = {"apiVersion": "harness/v1", "kind": "LoadProfile", "metadata": {"name": f"{name}-load"},
@@ -72,7 +81,7 @@ def _run(tmp_path: Path, system: ExternalSystem, name: str, *, slos: list[dict[s
     }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(experiment, sort_keys=False))
-    return run_cli(path, folder / "runs")
+    return path
 
 
 def _pause(system: ExternalSystem, node: str, duration: str = "6s") -> dict[str, Any]:
@@ -173,4 +182,26 @@ def test_open_model_load_against_a_stuck_system_fails_instead_of_thinning_out(
     client = run.slo("client-availability")
     assert client["phases"]["fault"]["verdict"] == "FAIL", client["phases"]["fault"]
     assert client["phases"]["baseline"]["verdict"] != "FAIL"
+    assert system_1s.stopped_nodes() == []
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_an_interrupted_run_resumes_the_paused_replica(
+        tmp_path: Path, system_1s: ExternalSystem, start_cli: Callable[..., RunningCli], how: str) -> None:
+    path = _write(tmp_path, system_1s, f"interrupted-{how.lower()}",
+                  slos=[{"name": "edge-availability", "objective": 98, "sli": {"ratio": EDGE_AVAILABILITY}}],
+                  faults=[_pause(system_1s, "app2", duration="8s")])
+    running = start_cli(path)
+    running.wait_for_journal("applied")
+    assert system_1s.state("app2") == "T"
+    if how == "SIGTERM":
+        running.proc.send_signal(signal.SIGTERM)
+        assert running.wait(timeout_s=60) != 0
+    else:
+        running.proc.kill()
+        assert running.wait(timeout_s=10) == -signal.SIGKILL
+        assert system_1s.state("app2") == "T"  # nobody resumed it yet: the journal holds the undo
+        replay = subprocess.run(harness_argv("rollback", str(running.run_dir())), capture_output=True, text=True,
+                                timeout=60, cwd=REPO, check=False)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
     assert system_1s.stopped_nodes() == []
