@@ -9,7 +9,7 @@ from harness.errors import SpecError
 from harness.plan import build_plan
 from harness.planview import describe_plan
 from harness.render import progress_line, summary
-from harness.result import result_document
+from harness.result import RESULT_NAME
 from harness.run.progress import Snapshot
 from harness.spec.loader import BUNDLED_ROOT, load_experiment, load_profile
 from harness.spec.source import DocumentError, read_all_documents
@@ -105,16 +105,16 @@ def _progress(quiet: bool) -> object:
 
 
 def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
-    from harness.run.runner import RunOptions, run_experiment
+    from harness.api import RunOptions, run_experiment
 
     loaded = load_experiment(path)
     print(f"running {loaded.name} ({path}) on platform {loaded.experiment.target.platform}", file=sys.stderr)
     options = RunOptions(output=output, stop_file=stop_file, progress=_progress(quiet),  # type: ignore[arg-type]
                          progress_every_s=2.0 if sys.stderr.isatty() else 5.0)
-    state = run_experiment(loaded, options)
-    summary(result_document(state), full_reasons=verbose)
-    print(f"  result: {state.run_dir / 'result.json'}")
-    return int(state.exit_code if state.exit_code is not None else 5)
+    result = run_experiment(loaded, options)
+    summary(result, full_reasons=verbose)
+    print(f"  result: {Path(result.run_dir or '.') / RESULT_NAME}")
+    return int(result.exit_code if result.exit_code is not None else EXIT_CODES["ERROR"])
 
 
 def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
+from harness.result.model import ExpectationResult, FaultResult, RunResult, SloResult
 from harness.run.progress import Snapshot
 
 _COLOURS = {"PASS": "32", "FAIL": "31", "INCONCLUSIVE": "33", "ABORTED": "35", "ERROR": "31;1"}
@@ -79,58 +80,56 @@ def clip(text: str, limit: int = REASON_LIMIT) -> str:
     return head + "…"
 
 
-def summary(result: Mapping[str, Any], out: TextIO = sys.stdout, colour: bool | None = None,
+def summary(result: RunResult, out: TextIO = sys.stdout, colour: bool | None = None,
             full_reasons: bool = False) -> None:
     colour = out.isatty() if colour is None else colour
-    verdict = str(result.get("verdict"))
-    out.write(f"\n{result['experiment']}: {_paint(verdict, verdict, colour)} (exit {result.get('exit_code')})\n")
-    if result.get("reason") and verdict != "PASS":
-        reason = str(result["reason"])
-        out.write(f"  why: {reason if full_reasons else short_why(reason)}\n")
-    _slos(result.get("slos", []), out, colour)
-    _faults(result.get("faults", []), out)
-    _expectations(result.get("expectations", []), out, colour)
-    load = result.get("load") or {}
-    if load.get("requests") is not None:
-        requested = load.get("requested_rps")
-        out.write(f"  load (Locust): {load.get('requests')} requests, {load.get('failures')} failed, "
-                  f"{_num(load.get('achieved_rps'), '{:.1f}')} req/s"
+    verdict = str(result.verdict)
+    out.write(f"\n{result.experiment}: {_paint(verdict, verdict, colour)} (exit {result.exit_code})\n")
+    if result.reason and verdict != "PASS":
+        out.write(f"  why: {result.reason if full_reasons else short_why(result.reason)}\n")
+    _slos(result.slos, out, colour)
+    _faults(result.faults, out)
+    _expectations(result.expectations, out, colour)
+    load = result.load
+    if load.requests is not None:
+        requested = load.requested_rps
+        out.write(f"  load (Locust): {load.requests} requests, {load.failures} failed, "
+                  f"{_num(load.achieved_rps, '{:.1f}')} req/s"
                   + (f" of {requested:.1f} requested" if requested else "") + "\n")
-    for problem in result.get("problems", []):
+    for problem in result.problems:
         out.write(f"  ! {problem}\n")
 
 
-def _slos(slos: Sequence[Mapping[str, Any]], out: TextIO, colour: bool) -> None:
+def _slos(slos: Sequence[SloResult], out: TextIO, colour: bool) -> None:
     if not slos:
         return
     rows = [["SLO", "phase", "good/total", "SLI", "objective", "burn", "verdict", "reason"]]
     for slo in slos:
-        for name, phase in slo["phases"].items():
-            if not phase.get("judged"):
-                continue
-            counts = "-" if phase.get("total") is None else f"{phase['good']:.0f}/{phase['total']:.0f}"
-            reason = "" if phase["verdict"] == "PASS" else clip(str(phase["reason"]))
-            rows.append([slo["name"], name, counts, _pct(phase.get("sli")), f"{slo['objective']:g}%",
-                         _num(phase.get("burn_rate")), _paint(phase["verdict"], phase["verdict"], colour), reason])
+        for name, phase in slo.judged_phases.items():
+            counts = "-" if phase.total is None else f"{phase.good or 0:.0f}/{phase.total:.0f}"
+            reason = "" if phase.verdict == "PASS" else clip(phase.reason)
+            rows.append([slo.name, name, counts, _pct(phase.sli), f"{slo.objective:g}%",
+                         _num(phase.burn_rate), _paint(phase.verdict, phase.verdict, colour), reason])
     _table(rows, out)
     for slo in slos:
-        limit = slo.get("max_budget_consumed")
-        out.write(f"  {slo['name']}: {_paint(slo['verdict'], slo['verdict'], colour)}; budget consumed "
-                  f"{_pct(slo.get('budget_consumed'), 4)} of its {slo['period_s'] / 86400:g}d budget"
+        limit = slo.max_budget_consumed
+        out.write(f"  {slo.name}: {_paint(slo.verdict, slo.verdict, colour)}; budget consumed "
+                  f"{_pct(slo.budget_consumed, 4)} of its "
+                  + (f"{slo.period_s / 86400:g}d " if slo.period_s else "") + "budget"
                   + (f" (limit {_pct(limit, 2)})" if limit is not None else "")
-                  + f", peak burn rate {_num(slo.get('peak_burn_rate'))}"
-                  + (f" (limit {slo['max_burn_rate']:g})" if slo.get("max_burn_rate") else "") + "\n")
+                  + f", peak burn rate {_num(slo.peak_burn_rate)}"
+                  + (f" (limit {slo.max_burn_rate:g})" if slo.max_burn_rate else "") + "\n")
 
 
-def _faults(faults: Sequence[Mapping[str, Any]], out: TextIO) -> None:
+def _faults(faults: Sequence[FaultResult], out: TextIO) -> None:
     for fault in faults:
-        state = {True: "reverted", False: "REVERT FAILED", None: "instant"}[fault.get("reverted")]
-        effect = fault.get("observed") or fault.get("error") or ""
-        targets = ", ".join(fault.get("targets", [])) or "nothing"
-        out.write(f"  fault {fault['name']} ({fault['type']}) on {targets}: {state}; {effect}\n")
+        state = {True: "reverted", False: "REVERT FAILED", None: "instant"}[fault.reverted]
+        effect = fault.observed or fault.error or ""
+        targets = ", ".join(fault.targets) or "nothing"
+        out.write(f"  fault {fault.name} ({fault.type}) on {targets}: {state}; {effect}\n")
 
 
-def _expectations(items: Sequence[Mapping[str, Any]], out: TextIO, colour: bool) -> None:
+def _expectations(items: Sequence[ExpectationResult], out: TextIO, colour: bool) -> None:
     for item in items:
-        out.write(f"  expect {item['kind']} {item['target']} within {item['within']}: "
-                  f"{_paint(item['verdict'], item['verdict'], colour)} ({item['reason']})\n")
+        out.write(f"  expect {item.kind} {item.target}" + (f" within {item.within}" if item.within else "") + ": "
+                  f"{_paint(item.verdict, item.verdict, colour)} ({item.reason})\n")

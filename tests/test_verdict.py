@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,7 +11,7 @@ from harness.evidence.counting import EXACT, Count
 from harness.faults.base import FaultCheck
 from harness.judge import PhaseEvidence, judge_slo
 from harness.render import summary
-from harness.result import result_document
+from harness.result import RunResult, run_result
 from harness.run.faultrunner import FaultRecord
 from harness.run.state import ExpectationResult, RunState
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
@@ -48,7 +47,7 @@ def evidence(phase: str, start: float, end: float, bad: float | None, total: flo
     return PhaseEvidence(phase, start, end, total=Count(total, EXACT, 1), bad=Count(bad, EXACT, 1))
 
 
-def result() -> dict[str, Any]:
+def result() -> RunResult:
     """The result document of a run whose fault phase failed: 120 bad of 6000 at a 99.9 % objective."""
     slo = InlineSLO.model_validate(
         {"name": "checkout", "objective": 99.9, "sli": {"ratio": {"bad": "errors", "total": "requests"}}})
@@ -67,7 +66,7 @@ def result() -> dict[str, Any]:
     state.expectations.append(ExpectationResult("replicas_ready", "3", 20.0, "PASS", 1.2, "3 of 3 ready"))
     state.load = {"requests": 18600, "failures": 121, "achieved_rps": 14.76, "requested_rps": 15.0}
     state.problems.append("the recovery phase had a scrape gap")
-    return result_document(state)
+    return run_result(state)
 
 
 def test_summary_shows_verdicts_and_numbers() -> None:
@@ -111,5 +110,5 @@ def test_summary_is_coloured_on_a_terminal() -> None:
 
 def test_summary_of_a_run_without_slos() -> None:
     out = io.StringIO()
-    summary({"experiment": "e", "verdict": "ERROR", "exit_code": 5, "reason": "Prometheus unreachable"}, out)
+    summary(RunResult(experiment="e", run_id="r", verdict="ERROR", exit_code=5, reason="Prometheus unreachable"), out)
     assert out.getvalue() == "\ne: ERROR (exit 5)\n  why: Prometheus unreachable\n"

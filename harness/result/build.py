@@ -1,18 +1,14 @@
-"""The result file (`result.json`): the spec's fields plus the evidence behind every number."""
+"""A RunResult from what a run recorded (RunState): the spec's fields plus the evidence behind every number."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 from harness.judge import PhaseJudgement, SloJudgement
+from harness.result.model import RunResult, TimelineEvent
 from harness.run.faultrunner import FaultRecord
 from harness.run.state import ExpectationResult, RunState
-
-RESULT_NAME = "result.json"
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:
@@ -72,10 +68,11 @@ def _expectation(e: ExpectationResult) -> dict[str, Any]:
             "observed_s": _num(e.observed_s, 3), "reason": e.reason}
 
 
-def result_document(state: RunState) -> dict[str, Any]:
-    return {
+def run_result(state: RunState) -> RunResult:
+    return RunResult.model_validate({
         "experiment": state.experiment,
         "run_id": state.run_id,
+        "run_dir": str(state.run_dir),
         "verdict": state.verdict,
         "exit_code": state.exit_code,
         "reason": state.reason,
@@ -93,14 +90,41 @@ def result_document(state: RunState) -> dict[str, Any]:
         "problems": state.problems,
         "warnings": state.warnings,
         "scrape_interval": {"seconds": state.scrape_interval_s, "source": state.interval_source},
-    }
+        "events": [event.model_dump() for event in timeline(state)],
+    })
 
 
-def write_result(state: RunState) -> Path:
-    """Write result.json atomically, so a reader never sees half a file."""
-    path = state.run_dir / RESULT_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result_document(state), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+def result_document(state: RunState) -> dict[str, Any]:
+    """The JSON document of result.json for this state."""
+    return run_result(state).document()
+
+
+def timeline(state: RunState) -> list[TimelineEvent]:
+    """Phases, faults, abort breaches and the end of the run, in time order."""
+    events: list[TimelineEvent] = []
+    for name, window in state.phases.items():
+        if "start" in window:
+            events.append(TimelineEvent(time=window["start"], kind="phase-started", name=name))
+        if "end" in window:
+            events.append(TimelineEvent(time=window["end"], kind="phase-ended", name=name))
+    for fault in state.faults:
+        if fault.started is not None:
+            targets = ", ".join(fault.targets) or "nothing"
+            events.append(TimelineEvent(time=fault.started, kind="fault-injected", name=fault.name,
+                                        detail=f"{fault.type} on {targets}"))
+        elif fault.error:
+            events.append(TimelineEvent(time=state.started, kind="fault-failed", name=fault.name,
+                                        detail=fault.error))
+        if fault.ended is not None and fault.reverted is not None:
+            kind = "fault-reverted" if fault.reverted else "revert-failed"
+            events.append(TimelineEvent(time=fault.ended, kind=kind, name=fault.name,
+                                        detail=fault.revert_error or ""))
+    for check in state.abort_checks:
+        if check.get("breach"):
+            events.append(TimelineEvent(time=float(check["time"]), kind="abort-breach", name=str(check.get("slo")),
+                                        detail=f"burn rate {check.get('burn_rate')}"))
+    if state.ended is not None:
+        if state.halted:
+            events.append(TimelineEvent(time=state.ended, kind="halted", detail=state.halted))
+        events.append(TimelineEvent(time=state.ended, kind="run-ended", detail=str(state.verdict or "")))
+    return sorted(events, key=lambda event: event.time)
