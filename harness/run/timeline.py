@@ -8,9 +8,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from harness.plan import FaultSlot, Plan
-from harness.run.faultrunner import FaultRunner
 from harness.run.interrupts import Halt, Interrupts
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,14 @@ class Ticker:
     next_at: float = 0.0
 
 
+class FaultControl(Protocol):
+    """What the timeline asks of the faults (FaultRunner in a run; a recorder in tests)."""
+
+    def inject(self, slot: FaultSlot) -> Any: ...
+
+    def revert(self, name: str) -> None: ...
+
+
 Checkpoint = tuple[float, Callable[[], None]]
 """A call at an offset of the timeline, before the faults of that moment (e.g. a check under load)."""
 
@@ -53,7 +61,7 @@ def _events(plan: Plan, t0: float, checkpoints: Sequence[Checkpoint] = ()) -> li
     return events
 
 
-def run_timeline(plan: Plan, t0: float, faults: FaultRunner, phases: dict[str, dict[str, float]],
+def run_timeline(plan: Plan, t0: float, faults: FaultControl, phases: dict[str, dict[str, float]],
                  tickers: list[Ticker], interrupts: Interrupts,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  checkpoints: Sequence[Checkpoint] = ()) -> None:
@@ -82,7 +90,7 @@ def run_timeline(plan: Plan, t0: float, faults: FaultRunner, phases: dict[str, d
                     log.warning("periodic check failed: %s", err)
 
 
-def _handle(event: _Event, faults: FaultRunner, phases: dict[str, dict[str, float]],
+def _handle(event: _Event, faults: FaultControl, phases: dict[str, dict[str, float]],
             clock: Callable[[], float]) -> None:
     if event.kind == "phase-start":
         phases[event.phase] = {"start": clock()}
