@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, SpecError, UnsupportedError
-from harness.verdict import EXIT_INVALID
+from harness.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
 
 log = logging.getLogger("harness")
 
@@ -84,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 5
+        return EXIT_CODES["ERROR"]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _dispatch(args: argparse.Namespace) -> int:

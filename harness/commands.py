@@ -154,4 +154,4 @@ def rollback(run_dir: Path) -> int:
         return 0
     for outcome in outcomes:
         print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.fault}: {outcome.message}")
-    return 0 if all(o.ok for o in outcomes) else 5
+    return EXIT_CODES["PASS"] if all(o.ok for o in outcomes) else EXIT_CODES["ERROR"]

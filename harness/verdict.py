@@ -8,7 +8,9 @@ from typing import Literal
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ABORTED", "ERROR"]
 
 EXIT_CODES: dict[str, int] = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3, "ABORTED": 4, "ERROR": 5}
-EXIT_INVALID = 2
+EXIT_INVALID = 2  # bad input: nothing was started
+EXIT_REFUSED = 6  # the budget gate refused to start: no load sent, no fault injected
+EXIT_INTERRUPTED = 130  # Ctrl-C outside a run (a run itself ends ABORTED)
 
 # A failed check outranks missing evidence: the failure is real whatever else is unknown.
 _RANK = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2, "ABORTED": 3, "ERROR": 4}

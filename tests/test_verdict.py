@@ -15,7 +15,7 @@ from harness.result import RunResult, run_result
 from harness.run.faultrunner import FaultRecord
 from harness.run.state import ExpectationResult, RunState
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.verdict import EXIT_CODES, EXIT_INVALID, Verdict, combine
+from harness.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_REFUSED, Verdict, combine
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_combine(verdicts: list[Verdict], overall: Verdict) -> None:
 
 def test_exit_codes_are_the_spec_table() -> None:
     assert EXIT_CODES == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3, "ABORTED": 4, "ERROR": 5}
-    assert EXIT_INVALID == 2
+    assert (EXIT_INVALID, EXIT_REFUSED, EXIT_INTERRUPTED) == (2, 6, 130)
 
 
 # -- the console summary -------------------------------------------------------------------------------

@@ -44,11 +44,10 @@ from harness.run.state import RunState
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
-from harness.verdict import EXIT_CODES, EXIT_INVALID, combine
+from harness.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
 
 log = logging.getLogger(__name__)
 
-REFUSED_EXIT = 6
 LAST_SECOND_MARGIN_S = 0.1  # Locust's recorder writes second S at S + 1.02 s
 
 
@@ -109,7 +108,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
         state.halted = halt.reason
     except Refused as err:
         state.verdict, state.verdict_status, state.reason = "INCONCLUSIVE", "REFUSED", str(err)
-        state.exit_code = REFUSED_EXIT
+        state.exit_code = EXIT_REFUSED
     except Inconclusive as err:
         state.verdict, state.reason = "INCONCLUSIVE", str(err)
     except SpecError as err:
