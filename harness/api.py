@@ -12,16 +12,25 @@ exit code 2 at the CLI), and a run's outcome is its RunResult, which is also in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+from harness.faults.types import FaultType, load_plugins, register
 from harness.plan import Plan, build_plan
 from harness.result import RunResult, load_result, run_result
 from harness.run.runner import RunOptions
 from harness.run.runner import run_experiment as _run
-from harness.spec.loader import LoadedExperiment, load_experiment
+from harness.spec import loader
+from harness.spec.loader import LoadedExperiment
 
-__all__ = ["LoadedExperiment", "Plan", "RunOptions", "RunResult", "build_plan", "load_experiment", "load_result",
-           "run_experiment"]
+__all__ = ["FaultType", "LoadedExperiment", "Plan", "RunOptions", "RunResult", "build_plan", "load_experiment",
+           "load_result", "register", "run_experiment"]
+
+
+def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> LoadedExperiment:
+    """Read, validate and resolve an experiment (fault type plugins included); SpecError lists every problem."""
+    load_plugins()
+    return loader.load_experiment(path, environ)
 
 
 def run_experiment(experiment: Path | LoadedExperiment, options: RunOptions | None = None) -> RunResult:

@@ -92,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from harness import commands
+    from harness.faults.types import load_plugins
+
+    load_plugins()  # fault types of installed packages, before any file is read
 
     if args.command == "validate":
         return commands.validate(args.paths)

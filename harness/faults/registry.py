@@ -1,11 +1,12 @@
-"""Built-in fault drivers by `type`."""
+"""Fault drivers by `type`: the built-ins here, registered types from `harness.faults.types`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from harness.faults import commands, local
+from harness.errors import FaultError
+from harness.faults import commands, local, types
 from harness.faults.base import FaultContext, Prepared
 from harness.spec.faults import FaultBase
 
@@ -25,4 +26,10 @@ DRIVERS: dict[str, Driver] = {
 
 
 def prepare(fault: FaultBase, ctx: FaultContext) -> Prepared:
-    return DRIVERS[str(fault.type)](fault, ctx)
+    driver = DRIVERS.get(str(fault.type))
+    if driver is None:
+        registered_type = types.registered(str(fault.type))
+        if registered_type is None:
+            raise FaultError(f"fault {fault.name}: no driver for fault type {fault.type!r} (is its plugin installed?)")
+        driver = registered_type.prepare
+    return driver(fault, ctx)

@@ -20,6 +20,7 @@ import requests
 
 from harness.errors import FaultError, SpecError
 from harness.faults.base import Recipe
+from harness.faults.types import registered
 from harness.procs import pid_alive, same_process, start_time
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping
 
 
 def undo_fault(fault: object, cwd: Path) -> str:
-    """The stop of a fault configured in the experiment (http, process, chaostoolkit)."""
+    """The stop of a fault configured in the experiment (http, process, chaostoolkit, registered types)."""
     from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
 
     if isinstance(fault, HttpFault):
@@ -130,6 +131,9 @@ def undo_fault(fault: object, cwd: Path) -> str:
         return run_argv(fault.stop, fault.timeout, f"{fault.name} stop", cwd)
     if isinstance(fault, ChaosToolkit) and fault.rollback is not None:
         return run_activity(fault.rollback, f"{fault.name} rollback")
+    registered_type = registered(str(getattr(fault, "type", "")))
+    if registered_type is not None and registered_type.stop is not None:
+        return registered_type.stop(fault, cwd)
     return "nothing to undo"
 
 

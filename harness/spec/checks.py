@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.spec.faults import ChaosToolkit, CpuStress, ProcessFault
 from harness.spec.models import (
     ExpectAlert,
     ExpectRecovers,
@@ -134,29 +132,8 @@ def _check_faults(experiment: Experiment) -> Iterator[Finding]:
             yield (("faults", index, "at"),
                    f"runs from {format_duration(fault.at)} to {format_duration(end)} of the fault phase, which "
                    f"lasts {format_duration(phase)}: move it earlier, shorten it or lengthen phases.fault")
-        if isinstance(fault, ChaosToolkit):
-            yield from _check_activity(index, "action", fault.action)
-            if fault.rollback is not None:
-                yield from _check_activity(index, "rollback", fault.rollback)
-        if isinstance(fault, CpuStress) and shutil.which("stress-ng") is None:
-            yield ("faults", index, "type"), "cpu-stress needs stress-ng: apt-get install stress-ng"
-        if isinstance(fault, ProcessFault):
-            for key in ("start", "stop"):
-                program = getattr(fault, key)[0]
-                if "/" not in program and shutil.which(program) is None:
-                    yield ("faults", index, key, 0), f"program {program!r} not found on PATH"
-
-
-def _check_activity(index: int, key: str, activity: dict[str, object]) -> Iterator[Finding]:
-    from chaoslib.activity import ensure_activity_is_valid
-    from chaoslib.exceptions import InvalidActivity
-
-    try:
-        ensure_activity_is_valid(activity)
-    except InvalidActivity as err:
-        yield ("faults", index, key), f"not a valid Chaos Toolkit activity: {err}"
-    except Exception as err:  # a provider module that fails on import is the user's to fix, not a crash
-        yield ("faults", index, key), f"cannot check the Chaos Toolkit activity: {type(err).__name__}: {err}"
+        for loc, message in fault.environment_problems():
+            yield ("faults", index, *loc), message
 
 
 def _check_load(experiment: Experiment, profile: LoadedProfile | None) -> Iterator[Finding]:

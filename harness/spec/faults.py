@@ -7,8 +7,10 @@ every other path (failure, abort, Ctrl-C, SIGTERM).
 from __future__ import annotations
 
 import math
+import shutil
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -62,6 +64,11 @@ class FaultBase(Model):
     @property
     def length(self) -> float:
         return float(getattr(self, "duration", None) or 0.0)
+
+    def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """What this machine lacks to run the fault (a program not on PATH...), as (field path under the
+        fault, message). Checked at validation, after the file model; none by default."""
+        return iter(())
 
 
 class PodKill(FaultBase):
@@ -139,6 +146,10 @@ class CpuStress(FaultBase):
     workers: int = Field(default=1, ge=1, le=64)
     load: Percent = Decimal("100")
 
+    def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        if shutil.which("stress-ng") is None:
+            yield ("type",), "cpu-stress needs stress-ng: apt-get install stress-ng"
+
 
 class ChaosToolkit(FaultBase):
     type: Literal["chaostoolkit"]
@@ -155,6 +166,23 @@ class ChaosToolkit(FaultBase):
     @property
     def persists(self) -> bool:
         return self.rollback is not None
+
+    def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        yield from _activity_problems("action", self.action)
+        if self.rollback is not None:
+            yield from _activity_problems("rollback", self.rollback)
+
+
+def _activity_problems(key: str, activity: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    from chaoslib.activity import ensure_activity_is_valid  # Chaos Toolkit is only needed for this type
+    from chaoslib.exceptions import InvalidActivity
+
+    try:
+        ensure_activity_is_valid(activity)
+    except InvalidActivity as err:
+        yield (key,), f"not a valid Chaos Toolkit activity: {err}"
+    except Exception as err:  # a provider module that fails on import is the user's to fix, not a crash
+        yield (key,), f"cannot check the Chaos Toolkit activity: {type(err).__name__}: {err}"
 
 
 class HttpCall(Model):
@@ -180,6 +208,12 @@ class ProcessFault(FaultBase):
     stop: tuple[str, ...] = Field(min_length=1)
     timeout: PositiveDuration = 30.0
 
+    def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        for key in ("start", "stop"):
+            program = getattr(self, key)[0]
+            if "/" not in program and shutil.which(program) is None:
+                yield (key, 0), f"program {program!r} not found on PATH"
+
 
 FAULT_TYPES: dict[str, type[FaultBase]] = {
     "pod-kill": PodKill,
@@ -192,6 +226,16 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
     "http": HttpFault,
     "process": ProcessFault,
 }
+
+
+def fault_union(types: Mapping[str, type[FaultBase]]) -> Any:
+    """The tagged union of these fault models, told apart by `type` (what `Fault` is for the built-ins)."""
+    members = tuple(Annotated[model, Tag(name)] for name, model in types.items())
+    return Annotated[
+        Union[members],  # noqa: UP007 (a union built at run time has no `|` spelling)
+        Discriminator(_fault_type, custom_error_type="fault_type",
+                      custom_error_message="'type' must be one of: " + ", ".join(types)),
+    ]
 
 
 def _fault_type(value: Any) -> str | None:

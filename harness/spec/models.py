@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from harness.spec.faults import Fault
+from harness.spec.faults import FAULT_TYPES, Fault, FaultBase, fault_union
 from harness.spec.types import Duration, Model, Name, Percent, PositiveDuration
 
 PhaseName = Literal["warmup", "baseline", "fault", "recovery"]
@@ -321,3 +321,12 @@ class Experiment(Model):
     abort: Abort | None = None
     expect: tuple[Expectation, ...] = ()
     evidence: EvidencePolicy = Field(default_factory=EvidencePolicy)
+
+
+def set_fault_models(models: dict[str, type[FaultBase]]) -> None:
+    """Make `faults:` of an experiment accept exactly these fault types (the built-ins plus registered
+    ones): the tagged union is rebuilt, so errors keep their field paths and the list of valid types."""
+    FAULT_TYPES.clear()
+    FAULT_TYPES.update(models)
+    Experiment.model_fields["faults"].annotation = tuple[fault_union(models), ...]  # type: ignore[misc,assignment]
+    Experiment.model_rebuild(force=True)
