@@ -1,37 +1,19 @@
-"""The contract every fault driver follows, and what the platform offers them."""
+"""The contract every fault driver follows; what the platform offers them is `harness.platform.base.Platform`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from harness.platform.base import Platform, ReplicaView, matches
 from harness.prom.client import QueryAnswer
+
+__all__ = ["FaultCheck", "FaultContext", "Platform", "Prepared", "Recipe", "ReplicaView", "matches"]
 
 Recipe = Mapping[str, Any]
 """A JSON-serialisable description of how to undo a fault, replayable by `harness rollback`."""
-
-
-@dataclass(frozen=True)
-class ReplicaView:
-    """One replica as fault drivers see it (platform local)."""
-
-    name: str
-    index: int
-    pid: int
-    labels: Mapping[str, str]
-    ready: bool
-
-
-class Platform(Protocol):
-    """What faults may act on: replicas and the fault proxy (local), nothing more (external)."""
-
-    name: str
-
-    def replicas(self) -> Sequence[ReplicaView]: ...
-
-    def fault_proxy_url(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -66,5 +48,3 @@ class FaultContext:
     """Instant PromQL queries for a fault's `verify:` condition (None: no Prometheus to ask)."""
 
 
-def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:
-    return selector is None or all(labels.get(key) == value for key, value in selector.items())

@@ -16,14 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.errors import FaultError
 from harness.faults import undo
-from harness.faults.base import FaultCheck, FaultContext, Prepared, ReplicaView, matches
+from harness.faults.base import FaultCheck, FaultContext, Prepared, ReplicaView
 from harness.platform.local.faultproxy import FaultProxyClient
 from harness.procs import pid_alive, process_state
 from harness.spec.faults import Blackhole, CpuStress, HttpError, Latency, PodKill, ProcessPause
 
 
 def _aimed(ctx: FaultContext, selector: Mapping[str, str] | None) -> list[ReplicaView]:
-    return [r for r in ctx.platform.replicas() if matches(r.labels, selector)]
+    return list(ctx.platform.targets(selector))
 
 
 def prepare_pod_kill(fault: PodKill, ctx: FaultContext) -> Prepared:

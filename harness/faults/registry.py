@@ -26,6 +26,9 @@ DRIVERS: dict[str, Driver] = {
 
 
 def prepare(fault: FaultBase, ctx: FaultContext) -> Prepared:
+    if fault.type not in ctx.platform.fault_types:
+        raise FaultError(f"fault {fault.name}: platform {ctx.platform.name} cannot drive {fault.type!r} faults "
+                         f"(it offers: {', '.join(sorted(ctx.platform.fault_types))})")
     driver = DRIVERS.get(str(fault.type))
     if driver is None:
         registered_type = types.registered(str(fault.type))

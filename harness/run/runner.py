@@ -30,6 +30,8 @@ from harness.judge import SloJudgement
 from harness.load.driver import LoadRun, start_load
 from harness.load.record import Record
 from harness.plan import FaultSlot, Plan, build_plan
+from harness.platform.base import Platform
+from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
 from harness.result import write_result
 from harness.run import evaluate
@@ -38,7 +40,6 @@ from harness.run.guard import AbortGuard
 from harness.run.interrupts import Halt, Interrupts
 from harness.run.journal import Journal
 from harness.run.loadconfig import load_config
-from harness.run.platforms import RunningPlatform, open_platform
 from harness.run.progress import Progress, ProgressSink
 from harness.run.state import RunState
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
@@ -97,7 +98,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
                          options.clock, options.interrupts.shield, _halting_sleep(options))
-    platform_ref: list[RunningPlatform] = []
+    platform_ref: list[Platform] = []
     interrupts = options.interrupts
     interrupts.stop_file = options.stop_file
     interrupts.install()
@@ -153,7 +154,7 @@ def _halting_sleep(options: RunOptions) -> Callable[[float], None]:
     return sleep
 
 
-def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[RunningPlatform],
+def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list[Platform],
                    run_dir: Path, run_id: str) -> FaultContext:
     platform = platform_ref[0]
     query = _quick_client(loaded, platform).query if slot.fault.verify is not None else None
@@ -161,7 +162,7 @@ def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list
 
 
 def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: FaultRunner,
-             platform_ref: list[RunningPlatform], cleanup: ExitStack, options: RunOptions) -> None:
+             platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
     log.info("starting platform %s", loaded.experiment.target.platform)
     platform = open_platform(loaded, state.run_dir)
@@ -232,7 +233,7 @@ def _shielded(interrupts: Interrupts, call: Callable[[], None]) -> None:
             log.error("cleanup step failed: %s", err)
 
 
-def _client(loaded: LoadedExperiment, platform: RunningPlatform, timeout_s: float | None = None,
+def _client(loaded: LoadedExperiment, platform: Platform, timeout_s: float | None = None,
             retries: int = 2) -> PromClient:
     config = loaded.experiment.prometheus
     headers = dict(config.headers) if config and loaded.experiment.target.platform != "local" else {}
@@ -240,13 +241,13 @@ def _client(loaded: LoadedExperiment, platform: RunningPlatform, timeout_s: floa
     return PromClient(platform.prometheus_url, headers, timeout, retries=retries)
 
 
-def _quick_client(loaded: LoadedExperiment, platform: RunningPlatform) -> PromClient:
+def _quick_client(loaded: LoadedExperiment, platform: Platform) -> PromClient:
     """For the checks between timeline events: a slow answer must not delay a revert that falls due."""
     abort = loaded.experiment.abort
     return _client(loaded, platform, min(2.0, abort.check_every) if abort else 2.0, retries=0)
 
 
-def _start_load(loaded: LoadedExperiment, plan: Plan, platform: RunningPlatform, state: RunState) -> LoadRun:
+def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state: RunState) -> LoadRun:
     host = platform.load_host
     if host is None:
         raise LoadError("no host to load: set load.host in the experiment or host in the load profile")

@@ -16,20 +16,30 @@ import yaml
 
 from harness.faults.base import FaultContext, Platform, ReplicaView
 from harness.plan import FaultSlot
+from harness.platform.base import ReplicaSet
 from harness.run.faultrunner import FaultRunner
 from harness.run.journal import JOURNAL_NAME, Journal
-from harness.spec.faults import FaultBase
+from harness.spec.faults import FAULT_TYPES, FaultBase
 from harness.spec.loader import parse_model, read
 from harness.spec.models import Experiment
 
 
 @dataclass
-class FakePlatform:
+class FakePlatform(ReplicaSet):
     """A platform with fixed replicas and, optionally, a fault proxy URL (external: neither)."""
 
     replica_views: tuple[ReplicaView, ...] = ()
     proxy_url: str | None = None
     name: str = "fake"
+    prometheus_url: str = "http://127.0.0.1:9"
+    load_host: str | None = None
+    fault_types: frozenset[str] = frozenset(FAULT_TYPES)
+
+    def start(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
     def replicas(self) -> Sequence[ReplicaView]:
         return self.replica_views

@@ -21,10 +21,10 @@ from harness.faults.base import FaultContext
 from harness.faults.undo import apply_undo
 from harness.plan import FaultSlot
 from harness.platform.local.faultproxy import FaultProxyClient
+from harness.platform.local.platform import LocalPlatform
 from harness.procs import pid_alive, start_time
 from harness.run.faultrunner import FaultRecord, FaultRunner
 from harness.run.journal import Journal, pending
-from harness.run.platforms import LocalPlatform
 from harness.spec.faults import Fault, FaultBase, PodKill
 from tests.faults import FakePlatform, live_group_members, make_runner, process_state
 
