@@ -41,8 +41,8 @@ from _common import (
     wait_for_scrape_after,
 )
 
-from harness.collect import Window, collect_phases, preflight, resolve_latency_bounds
-from harness.judge import judge_slo
+from harness.evidence.collect import Window, collect_phases, preflight, resolve_latency_bounds
+from harness.judge.slo import judge_slo
 from harness.plan import PhaseSpan, Plan, SliQueries, sli_queries
 from harness.platform.local.stack import LocalStack
 from harness.prom.client import PromClient, QueryAnswer

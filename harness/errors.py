@@ -48,3 +48,12 @@ class Refused(RunStopped):
 
 class Inconclusive(RunStopped):
     """The run cannot produce evidence (e.g. a metric is missing); stopped before any injection."""
+
+
+class Halt(BaseException):
+    """Raised in the main thread to halt a run (abort, signal, kill switch); carries the reason shown in
+    the result. A BaseException, so that no `except Exception` on the way can swallow it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -158,7 +158,7 @@ def test_run_of_several_files_says_to_run_them_one_at_a_time(capsys: pytest.Capt
 
 
 def test_why_line_is_capped_at_a_clause_boundary() -> None:
-    from harness.render import clip, short_why
+    from harness.reports.console import clip, short_why
 
     why = short_why("; ".join(f"slo-{i}: phase fault: 1200 bad of 1600 events" for i in range(40)))
     assert len(why) < 260 and why.endswith("… (full reason in result.json, or run with -v)")

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.collect import Window, collect_phase, peak_burn_rate, preflight, resolve_latency_bounds
 from harness.errors import Refused
+from harness.evidence.collect import Window, collect_phase, peak_burn_rate, preflight, resolve_latency_bounds
 from harness.evidence.counting import Count
-from harness.judge import ClientCounts, PhaseEvidence, PhaseJudgement, SloJudgement, budget_ratio, judge_slo
+from harness.judge.slo import ClientCounts, PhaseEvidence, PhaseJudgement, SloJudgement, budget_ratio, judge_slo
+from harness.judge.verdict import Verdict
 from harness.plan import Plan, SliQueries, sli_queries
 from harness.prom.client import PromClient
 from harness.run.evaluate import budget_gate, remaining_budget
 from harness.spec.loader import load_experiment
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.verdict import Verdict
 from tests.fakes.prometheus import FakePrometheus, FakeSeries, series
 
 T0 = 1_700_000_000.0

@@ -6,7 +6,7 @@ import pytest
 
 from harness.errors import EvidenceError
 from harness.run import expectations
-from harness.run.state import ExpectationResult
+from harness.run.record import ExpectationResult
 from harness.spec.models import ExpectAlert
 
 CASES = [

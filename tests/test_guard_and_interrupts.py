@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from harness.errors import EvidenceError
+from harness.errors import EvidenceError, Halt
 from harness.faults.base import FaultCheck
 from harness.plan import SliQueries
 from harness.prom.client import QueryAnswer, Sample
 from harness.run.faultrunner import FaultRecord
 from harness.run.guard import AbortGuard
-from harness.run.interrupts import Halt, Interrupts
+from harness.run.interrupts import Interrupts
+from harness.run.record import RunRecord
 from harness.run.runner import _conclude
-from harness.run.state import RunState
 from harness.spec.models import Abort
 
 SLI = SliQueries("checkout", "ratio", None, 'x_total{code="500"}', "x_total")
@@ -108,8 +108,8 @@ def test_the_stop_file_halts(tmp_path: Path) -> None:
         interrupts.check()
 
 
-def _state(tmp_path: Path, **fields: Any) -> RunState:
-    state = RunState("x", "run", tmp_path, "local", 0.0)
+def _state(tmp_path: Path, **fields: Any) -> RunRecord:
+    state = RunRecord("x", "run", tmp_path, "local", 0.0)
     for key, value in fields.items():
         setattr(state, key, value)
     return state

@@ -11,7 +11,7 @@ import pytest
 
 from harness import cli
 from harness.plan import Plan, build_plan, judged_window, sli_queries, window_queries
-from harness.planview import describe_plan
+from harness.reports.plan_text import describe_plan
 from harness.spec.loader import LoadedExperiment, load_experiment
 
 DATA = Path(__file__).resolve().parent / "data" / "spec"

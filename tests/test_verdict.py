@@ -9,13 +9,13 @@ import pytest
 
 from harness.evidence.counting import EXACT, Count
 from harness.faults.base import FaultCheck
-from harness.judge import PhaseEvidence, judge_slo
-from harness.render import summary
+from harness.judge.slo import PhaseEvidence, judge_slo
+from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_REFUSED, Verdict, combine
+from harness.reports.console import summary
 from harness.result import RunResult, run_result
 from harness.run.faultrunner import FaultRecord
-from harness.run.state import ExpectationResult, RunState
+from harness.run.record import ExpectationResult, RunRecord
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_REFUSED, Verdict, combine
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def result() -> RunResult:
     limits = {"max_budget_consumed": "2%", "max_burn_rate": 30}
     hypothesis = Hypothesis.model_validate({"slo": "checkout", **limits})
     judged = judge_slo(slo, hypothesis, phases, EvidencePolicy())
-    state = RunState(experiment="checkout-survives-pod-kill", run_id="r1", run_dir=Path("runs/r1"),
+    state = RunRecord(experiment="checkout-survives-pod-kill", run_id="r1", run_dir=Path("runs/r1"),
                      platform="local", started=0.0, ended=1260.0, verdict="FAIL", exit_code=1,
                      reason="checkout: phase fault failed")
     state.slos.append(judged)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.errors import FaultError
-from harness.faults import commands, local, types
+from harness.faults import command_faults, local, types
 from harness.faults.base import FaultContext, Prepared
 from harness.spec.faults import FaultBase
 
@@ -19,9 +19,9 @@ DRIVERS: dict[str, Driver] = {
     "blackhole": local.prepare_proxy_fault,
     "process-pause": local.prepare_pause,
     "cpu-stress": local.prepare_cpu_stress,
-    "http": commands.prepare_http,
-    "process": commands.prepare_process,
-    "chaostoolkit": commands.prepare_chaostoolkit,
+    "http": command_faults.prepare_http,
+    "process": command_faults.prepare_process,
+    "chaostoolkit": command_faults.prepare_chaostoolkit,
 }
 
 

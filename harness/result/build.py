@@ -1,14 +1,14 @@
-"""A RunResult from what a run recorded (RunState): the spec's fields plus the evidence behind every number."""
+"""A RunResult from what a run recorded (RunRecord): the spec's fields plus the evidence behind every number."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from harness.judge import PhaseJudgement, SloJudgement
+from harness.judge.slo import PhaseJudgement, SloJudgement
 from harness.result.model import RunResult, TimelineEvent
 from harness.run.faultrunner import FaultRecord
-from harness.run.state import ExpectationResult, RunState
+from harness.run.record import ExpectationResult, RunRecord
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:
@@ -68,7 +68,7 @@ def _expectation(e: ExpectationResult) -> dict[str, Any]:
             "observed_s": _num(e.observed_s, 3), "reason": e.reason}
 
 
-def run_result(state: RunState) -> RunResult:
+def run_result(state: RunRecord) -> RunResult:
     return RunResult.model_validate({
         "experiment": state.experiment,
         "run_id": state.run_id,
@@ -94,12 +94,12 @@ def run_result(state: RunState) -> RunResult:
     })
 
 
-def result_document(state: RunState) -> dict[str, Any]:
+def result_document(state: RunRecord) -> dict[str, Any]:
     """The JSON document of result.json for this state."""
     return run_result(state).document()
 
 
-def timeline(state: RunState) -> list[TimelineEvent]:
+def timeline(state: RunRecord) -> list[TimelineEvent]:
     """Phases, faults, abort breaches and the end of the run, in time order."""
     events: list[TimelineEvent] = []
     for name, window in state.phases.items():

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.verdict import Verdict
+from harness.judge.verdict import Verdict
 
 RESULT_API_VERSION = "harness/v1"
 

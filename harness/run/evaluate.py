@@ -7,7 +7,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from harness.collect import (
+from harness.errors import EvidenceError, Inconclusive, Refused, SpecError
+from harness.evidence.collect import (
     NO_SERIES_YET,
     Window,
     client_counts,
@@ -16,13 +17,12 @@ from harness.collect import (
     preflight,
     resolve_latency_bounds,
 )
-from harness.errors import EvidenceError, Inconclusive, Refused, SpecError
 from harness.evidence.counting import Count, increase_count
 from harness.evidence.health import ExpectDown, read_selectors
 from harness.evidence.interval import active_targets, disagreement, learn_interval
 from harness.evidence.outages import ExpectedDown
 from harness.evidence.queries import increase_query
-from harness.judge import ClientCounts, PhaseEvidence, SloJudgement, budget_ratio, judge_slo
+from harness.judge.slo import ClientCounts, PhaseEvidence, SloJudgement, budget_ratio, judge_slo
 from harness.load.client_sli import METHOD as CLIENT_METHOD
 from harness.load.client_sli import ClientSli, count_client_sli, peak_error_ratio
 from harness.load.driver import LoadRun
@@ -31,7 +31,7 @@ from harness.plan import Plan, SliQueries, settle_for
 from harness.prom.client import PromClient
 from harness.run import expectations as expect
 from harness.run.faultrunner import FaultRunner
-from harness.run.state import ExpectationResult, RunState
+from harness.run.record import ExpectationResult, RunRecord
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import PHASE_ORDER, ExpectAlert, ExpectRecovers, ExpectReplicasReady
 
@@ -133,7 +133,7 @@ def remaining_budget(client: PromClient, sli: SliQueries, period_s: float, budge
 
 def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool:
     """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed)."""
-    from harness.collect import Window, series_jobs
+    from harness.evidence.collect import Window, series_jobs
 
     window = Window("settle", moment - max(60.0, 5 * plan.scrape_interval_s), now)
     try:
@@ -153,7 +153,7 @@ def watched_slis(loaded: LoadedExperiment, plan: Plan) -> list[tuple[SliQueries,
     return [(plan.sli(name), float(budget_ratio(loaded.slo(name)))) for name in names]
 
 
-def phase_windows(plan: Plan, state: RunState, now: float) -> list[Window]:
+def phase_windows(plan: Plan, state: RunRecord, now: float) -> list[Window]:
     """Each phase's real window minus its guard bands; a phase cut short by a halt ends at the halt."""
     windows = []
     for name in PHASE_ORDER:
@@ -172,7 +172,7 @@ def phase_windows(plan: Plan, state: RunState, now: float) -> list[Window]:
 LOCAL_RESTART_ALLOWANCE_S = 5.0  # a killed local replica is back within its restart delay and start-up
 
 
-def expected_down(state: RunState, restart_delay_s: float = 1.0) -> list[ExpectDown]:
+def expected_down(state: RunRecord, restart_delay_s: float = 1.0) -> list[ExpectDown]:
     """The targets each fault takes down, over the fault's real span: those its `expect_down` names,
     and on the local platform the replicas a pod-kill or process-pause acted on (the harness knows them)."""
     found = []
@@ -192,13 +192,13 @@ def expected_down(state: RunState, restart_delay_s: float = 1.0) -> list[ExpectD
     return found
 
 
-def judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState,
+def judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunRecord,
               load: LoadRun, now: float) -> list[SloJudgement]:
     with client.memo():
         return _judge_all(client, loaded, plan, state, load, phase_windows(plan, state, now))
 
 
-def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState, load: LoadRun,
+def _judge_all(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunRecord, load: LoadRun,
                windows: list[Window]) -> list[SloJudgement]:
     exact = loaded.experiment.evidence.counting == "exact"
     counts = {window.phase: client_counts(_window_dict(load, window)) for window in windows}
@@ -262,7 +262,7 @@ def _window_dict(load: LoadRun, window: Window) -> dict[str, Any] | None:
             "mean_users": counted.mean_users, "throughput_per_user": load.config.pace_per_user}
 
 
-def load_summary(load: LoadRun, state: RunState) -> dict[str, Any]:
+def load_summary(load: LoadRun, state: RunRecord) -> dict[str, Any]:
     phases = {}
     for name, real in state.phases.items():
         if "start" in real and "end" in real:
@@ -276,7 +276,7 @@ def load_summary(load: LoadRun, state: RunState) -> dict[str, Any]:
     return summary
 
 
-def expectations(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunState,
+def expectations(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunRecord,
                  faults: FaultRunner) -> list[ExpectationResult]:
     records = [r for r in faults.records.values() if r.started is not None]
     if not loaded.experiment.expect:

@@ -7,11 +7,11 @@ import re
 from collections.abc import Sequence
 
 from harness.errors import EvidenceError
-from harness.judge import budget_ratio
+from harness.judge.slo import budget_ratio
 from harness.plan import SliQueries
 from harness.prom.client import PromClient
 from harness.run.guard import burn_query
-from harness.run.state import ExpectationResult
+from harness.run.record import ExpectationResult
 from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
 
 

@@ -13,18 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from harness.errors import Halt
+
 log = logging.getLogger(__name__)
 
 KILL_SWITCH_SIGNAL = signal.SIGUSR1
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, KILL_SWITCH_SIGNAL)
-
-
-class Halt(BaseException):
-    """Raised in the main thread to halt a run; carries the reason shown in the result."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Interrupts:

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.errors import EvidenceError
-from harness.judge import budget_ratio
+from harness.judge.slo import budget_ratio
 from harness.load.driver import LoadRun
 from harness.load.record import Record
 from harness.plan import Plan
 from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import error_ratio_now
-from harness.run.state import RunState
+from harness.run.record import RunRecord
 from harness.spec.loader import LoadedExperiment
 
 LIVE_WINDOW_S = 10.0
@@ -42,7 +42,7 @@ ProgressSink = Callable[[Snapshot], None]
 
 
 class Progress:
-    def __init__(self, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner, state: RunState,
+    def __init__(self, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner, state: RunRecord,
                  sink: ProgressSink, loaded: LoadedExperiment) -> None:
         self._plan, self._client, self._load, self._faults = plan, client, load, faults
         self._state, self._sink, self._loaded = state, sink, loaded

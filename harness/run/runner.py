@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.errors import (
     EvidenceError,
+    Halt,
     HarnessError,
     Inconclusive,
     LoadError,
@@ -26,7 +27,8 @@ from harness.errors import (
     UnsupportedError,
 )
 from harness.faults.base import FaultContext
-from harness.judge import SloJudgement
+from harness.judge.slo import SloJudgement
+from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
 from harness.load.driver import LoadRun, start_load
 from harness.load.record import Record
 from harness.plan import FaultSlot, Plan, build_plan
@@ -37,15 +39,14 @@ from harness.result import write_result
 from harness.run import evaluate
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import AbortGuard
-from harness.run.interrupts import Halt, Interrupts
+from harness.run.interrupts import Interrupts
 from harness.run.journal import Journal
 from harness.run.loadconfig import load_config
 from harness.run.progress import Progress, ProgressSink
-from harness.run.state import RunState
+from harness.run.record import RunRecord
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
-from harness.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def new_run_dir(options: RunOptions, name: str, now: float) -> tuple[str, Path]:
     return run_dir.name, run_dir
 
 
-def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
+def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
     """Run one experiment and return its recorded state (result.json is already written)."""
     plan = build_plan(loaded)
     if loaded.experiment.target.platform == "kubernetes":
@@ -94,7 +95,7 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunState:
     except OSError as err:
         problem = f"--output {options.output}: cannot create the run folder {run_dir}: {err.strerror}"
         raise SpecError([problem]) from None
-    state = RunState(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
+    state = RunRecord(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
                      slo_sources=dict(loaded.slo_sources))
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
                          options.clock, options.interrupts.shield, _halting_sleep(options))
@@ -161,7 +162,7 @@ def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list
     return FaultContext(platform, run_dir, loaded.path, slot.index, run_id, query=query)
 
 
-def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: FaultRunner,
+def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: FaultRunner,
              platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
     log.info("starting platform %s", loaded.experiment.target.platform)
@@ -207,7 +208,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunState, faults: Faul
         state.expectations = evaluate.expectations(client, loaded, plan, state, faults)
 
 
-def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], state: RunState, options: RunOptions,
+def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], state: RunRecord, options: RunOptions,
              waiting: list[str]) -> Checkpoint:
     """Metrics with no series before the load (a fresh system) are checked again under load, before the
     first fault: at the end of the warmup, or at the fault phase's start when there is no warmup."""
@@ -247,7 +248,7 @@ def _quick_client(loaded: LoadedExperiment, platform: Platform) -> PromClient:
     return _client(loaded, platform, min(2.0, abort.check_every) if abort else 2.0, retries=0)
 
 
-def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state: RunState) -> LoadRun:
+def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state: RunRecord) -> LoadRun:
     host = platform.load_host
     if host is None:
         raise LoadError("no host to load: set load.host in the experiment or host in the load profile")
@@ -257,7 +258,7 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
 
 
 def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
-             state: RunState, options: RunOptions) -> list[Ticker]:
+             state: RunRecord, options: RunOptions) -> list[Ticker]:
     tickers = []
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
@@ -285,7 +286,7 @@ def _cut_short(phases: dict[str, dict[str, float]], now: float) -> None:
             phase["end"] = now
 
 
-def _wait_unless_halted(wait: Callable[[], None], state: RunState) -> None:
+def _wait_unless_halted(wait: Callable[[], None], state: RunRecord) -> None:
     """A wait after the timeline: a signal now halts the run, but the evidence so far is still judged."""
     try:
         wait()
@@ -293,7 +294,7 @@ def _wait_unless_halted(wait: Callable[[], None], state: RunState) -> None:
         state.halted = state.halted or halt.reason
 
 
-def _finish_last_second(state: RunState, options: RunOptions) -> None:
+def _finish_last_second(state: RunRecord, options: RunOptions) -> None:
     """Keep the load until the second holding the last phase end is recorded whole.
 
     Locust's record counts whole seconds and a phase edge takes its share pro rata: a second cut short
@@ -313,7 +314,7 @@ def _needs_prometheus_after(loaded: LoadedExperiment, plan: Plan) -> bool:
     return bool(loaded.experiment.expect) or any(sli.from_prometheus for sli in plan.slis)
 
 
-def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions) -> None:
+def _settle(plan: Plan, state: RunRecord, client: PromClient, options: RunOptions) -> None:
     """Wait until the last scrape after the last judged moment has landed in Prometheus."""
     last = max((p.get("end", 0.0) for p in state.phases.values()), default=options.clock())
     wait = last + plan.settle_s - options.clock()
@@ -330,7 +331,7 @@ def _settle(plan: Plan, state: RunState, client: PromClient, options: RunOptions
         options.sleep(min(0.5, plan.scrape_interval_s))
 
 
-def _conclude(state: RunState) -> None:
+def _conclude(state: RunRecord) -> None:
     reverts_failed = [f.name for f in state.faults if f.reverted is False]
     if reverts_failed:
         # loud on every path: in the output, in result.json and as the exit code

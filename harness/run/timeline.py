@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harness.errors import Halt
 from harness.plan import FaultSlot, Plan
-from harness.run.interrupts import Halt, Interrupts
+from harness.run.interrupts import Interrupts
 
 log = logging.getLogger(__name__)
 

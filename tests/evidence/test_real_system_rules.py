@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.collect import Window, collect_phase, preflight
+from harness.evidence.collect import Window, collect_phase, preflight
 from harness.evidence.health import ExpectDown
 from harness.evidence.interval import Learned, disagreement, learn_interval
 from harness.evidence.outages import ExpectedDown
-from harness.judge import ClientCounts, PhaseJudgement, judge_slo
+from harness.judge.slo import ClientCounts, PhaseJudgement, judge_slo
+from harness.judge.verdict import Verdict
 from harness.plan import sli_queries
 from harness.prom.client import PromClient
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.verdict import Verdict
 from tests.fakes.prometheus import FakePrometheus, FakeSeries
 from tests.test_evidence_traps import END, IN_WINDOW, LAST, START, T0, WINDOW, S, counter, plan_for, up
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from harness.stats import decide_error_ratio, min_events_to_pass, wilson_interval
+from harness.judge.stats import decide_error_ratio, min_events_to_pass, wilson_interval
 
 BUDGET_999 = Decimal("1") - Decimal("0.999")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness import commands
+from harness.cli import commands
 from harness.errors import FaultError
 from harness.faults import registry, undo
 from harness.faults.base import FaultCheck, FaultContext, Prepared

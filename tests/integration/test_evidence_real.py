@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.collect import Window, collect_phase, peak_burn_rate, resolve_latency_bounds
-from harness.judge import PhaseEvidence, judge_slo
+from harness.evidence.collect import Window, collect_phase, peak_burn_rate, resolve_latency_bounds
+from harness.judge.slo import PhaseEvidence, judge_slo
 from harness.plan import Plan, sli_queries
 from harness.prom.client import PromClient, QueryAnswer
 from harness.prom.server import PrometheusServer

@@ -11,7 +11,7 @@ from harness.errors import SpecError
 from harness.result import RESULT_API_VERSION, RESULT_NAME, load_result, run_result, write_result
 from harness.result.model import RunResult
 from harness.run.faultrunner import FaultRecord
-from harness.run.state import ExpectationResult, RunState
+from harness.run.record import ExpectationResult, RunRecord
 from tests.test_verdict import result as summary_result
 
 SPEC_EXAMPLE = {  # the result file example of the file format spec (experiment-v1.md), verbatim
@@ -29,8 +29,8 @@ SPEC_EXAMPLE = {  # the result file example of the file format spec (experiment-
 }
 
 
-def _state(tmp_path: Path) -> RunState:
-    state = RunState(experiment="e", run_id="r1", run_dir=tmp_path / "r1", platform="local", started=100.0,
+def _state(tmp_path: Path) -> RunRecord:
+    state = RunRecord(experiment="e", run_id="r1", run_dir=tmp_path / "r1", platform="local", started=100.0,
                      ended=130.0, verdict="PASS", exit_code=0)
     state.phases = {"baseline": {"start": 101.0, "end": 110.0}, "fault": {"start": 110.0, "end": 125.0}}
     state.faults.append(FaultRecord("slow", "latency", 2.0, 8.0, targets=("shop-0",), started=112.0, ended=118.0,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import Halt
 from harness.plan import FaultSlot, Plan, build_plan
-from harness.run.interrupts import Halt, Interrupts
+from harness.run.interrupts import Interrupts
 from harness.run.timeline import Ticker, run_timeline
 from harness.spec.loader import load_experiment
 

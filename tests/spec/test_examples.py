@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import validate_file
+from harness.cli.commands import validate_file
 from harness.plan import build_plan
-from harness.planview import describe_plan
+from harness.reports.plan_text import describe_plan
 from harness.spec.loader import load_experiment, load_profile
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from typing import Any
 
 from harness.evidence.counting import Count
 from harness.evidence.outages import DECLARED_DOWN
+from harness.judge.stats import RatioDecision, decide_error_ratio
+from harness.judge.verdict import Verdict, combine
 from harness.load.shortfall import Shortfall, explain_shortfall
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-from harness.stats import RatioDecision, decide_error_ratio
-from harness.verdict import Verdict, combine
 
 
 @dataclass(frozen=True)

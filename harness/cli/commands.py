@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 
 from harness.errors import SpecError
+from harness.judge.verdict import EXIT_CODES, EXIT_INVALID
 from harness.plan import build_plan
-from harness.planview import describe_plan
-from harness.render import progress_line, summary
+from harness.reports.console import progress_line, summary
+from harness.reports.plan_text import describe_plan
 from harness.result import RESULT_NAME
 from harness.run.progress import Snapshot
 from harness.spec.loader import BUNDLED_ROOT, load_experiment, load_profile
 from harness.spec.source import DocumentError, read_all_documents
-from harness.verdict import EXIT_CODES, EXIT_INVALID
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
 DEMO_EXPERIMENTS = (

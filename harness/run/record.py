@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.judge import SloJudgement
+from harness.judge.slo import SloJudgement
+from harness.judge.verdict import Verdict
 from harness.run.faultrunner import FaultRecord
-from harness.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ExpectationResult:
 
 
 @dataclass
-class RunState:
+class RunRecord:
     experiment: str
     run_id: str
     run_dir: Path

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from harness.judge import budget_ratio, z_for
+from harness.judge.slo import budget_ratio, z_for
+from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
 from harness.plan import Plan, judged_window, window_queries
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ClientSLI, ExpectAlert, ExpectRecovers, ExpectReplicasReady, Hypothesis
 from harness.spec.units import format_duration, format_percent, parse_duration, parse_percent
-from harness.stats import min_events_to_pass
 
 
 def _shown(fault: FaultBase, key: str, value: object) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, SpecError, UnsupportedError
-from harness.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
+from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
 
 log = logging.getLogger("harness")
 
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from harness import commands
+    from harness.cli import commands
     from harness.faults.types import load_plugins
 
     load_plugins()  # fault types of installed packages, before any file is read

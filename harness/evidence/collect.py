@@ -23,7 +23,7 @@ from harness.evidence.queries import (
     is_selector,
     window_literal,
 )
-from harness.judge import ClientCounts, PhaseEvidence
+from harness.judge.slo import ClientCounts, PhaseEvidence
 from harness.plan import Plan, SliQueries, window_queries
 from harness.prom.client import PromClient
 from harness.run.guard import burn_query
