@@ -206,6 +206,7 @@ class RunResult(ResultPart):
         raise KeyError(f"no fault named {name!r} in the result of {self.run_id}")
 
     def document(self) -> dict[str, Any]:
-        """The JSON document of result.json (spec field names; None stays null)."""
-        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
-        return data
+        """The JSON document of result.json: the fields that were given (a run that never started its load
+        has `"load": {}`, as before the result was typed), always led by apiVersion and kind."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return {"apiVersion": self.api_version, "kind": self.kind, **data}

@@ -107,3 +107,11 @@ def test_a_file_that_is_not_a_result_is_named_with_the_problem(tmp_path: Path, c
 def test_a_missing_result_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="no such result file"):
         load_result(tmp_path)
+
+
+def test_a_run_that_never_started_its_load_writes_an_empty_load(tmp_path: Path) -> None:
+    state = RunRecord(experiment="e", run_id="r1", run_dir=tmp_path, platform="local", started=1.0)
+    document = run_result(state).document()
+    assert document["load"] == {}
+    assert (document["apiVersion"], document["kind"]) == (RESULT_API_VERSION, "RunResult")
+    assert document["faults"] == [] and document["verdict"] is None
