@@ -1,8 +1,8 @@
 """Fault types by name: the built-ins and any registered later, each declared in one place.
 
 A fault type is one module that declares a `FaultType`: its file model (a `FaultBase` subclass with
-`type: Literal["name"]`, whose pydantic validators are its validation and whose
-`environment_problems()` are its checks of this machine), the platforms it runs on, its driver
+`type: Literal["name"]` and the `platforms` it runs on, whose pydantic validators are its validation
+and whose `environment_problems()` are its checks of this machine), its driver
 (`prepare(fault, ctx) -> Prepared`, whose `undo` recipe `harness rollback` replays) and, for a
 recipe of kind "experiment-fault" (undone by re-reading the experiment file, so secrets are never
 written down), its `stop`. Third-party types register through the entry point group
@@ -23,15 +23,13 @@ from typing import Any
 
 from harness.errors import SpecError
 from harness.faults.base import FaultContext, Prepared
-from harness.spec.checks import PLATFORM_FAULTS
-from harness.spec.faults import FAULT_TYPES, FaultBase
+from harness.spec.faults import FAULT_TYPES, PLATFORMS, FaultBase
 from harness.spec.models import set_fault_models
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "harness.fault_types"
 BUILT_IN = dict(FAULT_TYPES)
-_BUILT_IN_PLATFORMS = {platform: frozenset(names) for platform, names in PLATFORM_FAULTS.items()}
 
 Driver = Callable[[Any, FaultContext], Prepared]
 
@@ -41,7 +39,6 @@ class FaultType:
     name: str
     model: type[FaultBase]
     prepare: Driver
-    platforms: frozenset[str] = frozenset({"local", "external"})
     stop: Callable[[Any, Path], str] | None = None
     """Undo of a fault whose recipe is an "experiment-fault" (the fault as read from the file, its folder)."""
 
@@ -55,7 +52,9 @@ def register(fault_type: FaultType) -> None:
     name = fault_type.name
     if name in BUILT_IN or (name in REGISTERED and REGISTERED[name] != fault_type):
         raise ValueError(f"fault type {name!r} is already defined")
-    unknown = fault_type.platforms - set(PLATFORM_FAULTS)
+    unknown = fault_type.model.platforms - set(PLATFORMS)
+    if not fault_type.model.platforms:
+        raise ValueError(f"fault type {name!r}: its model names no platforms (platforms: ClassVar[frozenset[str]])")
     if unknown:
         raise ValueError(f"fault type {name!r}: unknown platform(s) {', '.join(sorted(unknown))}")
     REGISTERED[name] = fault_type
@@ -91,5 +90,3 @@ def load_plugins() -> None:
 
 def _apply() -> None:
     set_fault_models({**BUILT_IN, **{name: t.model for name, t in REGISTERED.items()}})
-    for platform, names in _BUILT_IN_PLATFORMS.items():
-        PLATFORM_FAULTS[platform] = names | {n for n, t in REGISTERED.items() if platform in t.platforms}

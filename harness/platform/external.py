@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.platform.base import ReplicaSet
-from harness.spec.checks import PLATFORM_FAULTS
+from harness.spec.faults import faults_on
 
 
 @dataclass
@@ -16,7 +16,7 @@ class ExternalPlatform(ReplicaSet):
 
     @property
     def fault_types(self) -> frozenset[str]:
-        return PLATFORM_FAULTS["external"]
+        return faults_on("external")
 
     def start(self) -> None:
         return None  # already running: nothing of it is ours to start

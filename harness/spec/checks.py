@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.spec.faults import faults_on
 from harness.spec.models import (
     ExpectAlert,
     ExpectRecovers,
@@ -20,12 +21,6 @@ from harness.spec.units import format_duration
 if TYPE_CHECKING:
     from harness.spec.loader import LoadedProfile
 
-PLATFORM_FAULTS: dict[str, frozenset[str]] = {
-    "local": frozenset({"pod-kill", "latency", "http-error", "blackhole", "process-pause", "cpu-stress",
-                        "chaostoolkit", "http", "process"}),
-    "kubernetes": frozenset({"pod-kill", "chaostoolkit", "http", "process"}),
-    "external": frozenset({"chaostoolkit", "http", "process"}),
-}
 
 
 def check_experiment(
@@ -117,8 +112,8 @@ def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iter
         if isinstance(expectation, ExpectReplicasReady) and platform == "external":
             yield ("expect", index), "replicas_ready needs platform local or kubernetes"
     for index, fault in enumerate(experiment.faults):
-        if fault.type not in PLATFORM_FAULTS[platform]:
-            allowed = ", ".join(sorted(PLATFORM_FAULTS[platform]))
+        if fault.type not in faults_on(platform):
+            allowed = ", ".join(sorted(faults_on(platform)))
             yield ("faults", index, "type"), f"{fault.type!r} faults need another platform; {platform!r} has: {allowed}"
 
 

@@ -10,7 +10,7 @@ import math
 import shutil
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -44,7 +44,14 @@ class FaultVerify(Model):
         return self
 
 
+PLATFORMS = ("local", "kubernetes", "external")
+
+
 class FaultBase(Model):
+    """What every fault has. A fault type's model names its `type`, the `platforms` it runs on, its own
+    fields and validators, and what this machine must have (`environment_problems`)."""
+
+    platforms: ClassVar[frozenset[str]] = frozenset()
     type: str
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     at: Duration = 0.0
@@ -73,6 +80,7 @@ class FaultBase(Model):
 
 class PodKill(FaultBase):
     type: Literal["pod-kill"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes"})
     count: int | str | None = None
     percent: Percent | None = None
     duration: Duration | None = None
@@ -117,6 +125,7 @@ class PodKill(FaultBase):
 
 class Latency(FaultBase):
     type: Literal["latency"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     duration: PositiveDuration
     delay: Annotated[PositiveDuration, Field(le=60.0)]
     jitter: Duration = 0.0
@@ -124,6 +133,7 @@ class Latency(FaultBase):
 
 class HttpError(FaultBase):
     type: Literal["http-error"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     duration: PositiveDuration
     rate: Percent
     status: int = Field(default=503, ge=400, le=599)
@@ -131,17 +141,20 @@ class HttpError(FaultBase):
 
 class Blackhole(FaultBase):
     type: Literal["blackhole"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     duration: Annotated[PositiveDuration, Field(le=3600.0)]
 
 
 class ProcessPause(FaultBase):
     type: Literal["process-pause"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     duration: PositiveDuration
     count: int | None = Field(default=None, ge=1)
 
 
 class CpuStress(FaultBase):
     type: Literal["cpu-stress"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     duration: PositiveDuration
     workers: int = Field(default=1, ge=1, le=64)
     load: Percent = Decimal("100")
@@ -153,6 +166,7 @@ class CpuStress(FaultBase):
 
 class ChaosToolkit(FaultBase):
     type: Literal["chaostoolkit"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes", "external"})
     duration: Duration | None = None
     action: dict[str, Any]
     rollback: dict[str, Any] | None = None
@@ -196,6 +210,7 @@ class HttpCall(Model):
 
 class HttpFault(FaultBase):
     type: Literal["http"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes", "external"})
     duration: PositiveDuration
     start: HttpCall
     stop: HttpCall
@@ -203,6 +218,7 @@ class HttpFault(FaultBase):
 
 class ProcessFault(FaultBase):
     type: Literal["process"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes", "external"})
     duration: PositiveDuration
     start: tuple[str, ...] = Field(min_length=1)
     stop: tuple[str, ...] = Field(min_length=1)
@@ -261,3 +277,8 @@ Fault = Annotated[
         custom_error_message="'type' must be one of: " + ", ".join(FAULT_TYPES),
     ),
 ]
+
+
+def faults_on(platform: str) -> frozenset[str]:
+    """The fault types that run on this platform (built-in and registered)."""
+    return frozenset(name for name, model in FAULT_TYPES.items() if platform in model.platforms)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytest
 
@@ -24,6 +24,7 @@ from harness.spec.types import PositiveDuration
 
 class FileFlag(FaultBase):
     type: Literal["file-flag"]
+    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
     path: str
     duration: PositiveDuration
 
@@ -51,7 +52,7 @@ def lower_flag(fault: FileFlag, _cwd: Path) -> str:
     return f"flag {fault.path} lowered"
 
 
-FILE_FLAG = FaultType("file-flag", FileFlag, prepare_file_flag, platforms=frozenset({"local"}), stop=lower_flag)
+FILE_FLAG = FaultType("file-flag", FileFlag, prepare_file_flag, stop=lower_flag)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from harness.faults.registry import prepare
 from harness.platform.base import Platform, Readiness, ReplicaView
 from harness.platform.external import ExternalPlatform
 from harness.platform.local.platform import LocalPlatform
-from harness.spec.faults import ProcessPause
+from harness.spec.faults import ProcessPause, faults_on
 from tests.faults import FakePlatform
 
 REPLICAS = (ReplicaView("shop-0", 0, 100, {"app": "shop", "zone": "a"}, True),
@@ -54,3 +54,13 @@ def test_a_fault_the_platform_does_not_offer_is_refused_before_anything_happens(
     fault = ProcessPause.model_validate({"type": "process-pause", "name": "pause", "duration": "5s"})
     with pytest.raises(FaultError, match="platform fake cannot drive 'process-pause' faults"):
         prepare(fault, FaultContext(platform, tmp_path, tmp_path / "e.yaml", 0, "seed"))
+
+
+@pytest.mark.parametrize(("platform", "types"), [
+    ("local", {"pod-kill", "latency", "http-error", "blackhole", "process-pause", "cpu-stress", "chaostoolkit",
+               "http", "process"}),
+    ("kubernetes", {"pod-kill", "chaostoolkit", "http", "process"}),
+    ("external", {"chaostoolkit", "http", "process"}),
+])
+def test_each_fault_model_names_the_platforms_it_runs_on(platform: str, types: set[str]) -> None:
+    assert faults_on(platform) == types

@@ -11,7 +11,7 @@ from harness.platform.local.edge import CADDY
 from harness.platform.local.stack import LocalStack
 from harness.procs import pid_alive
 from harness.prom.server import PROMETHEUS
-from harness.spec.checks import PLATFORM_FAULTS
+from harness.spec.faults import faults_on
 
 
 class LocalPlatform(ReplicaSet):
@@ -25,7 +25,7 @@ class LocalPlatform(ReplicaSet):
 
     @property
     def fault_types(self) -> frozenset[str]:
-        return PLATFORM_FAULTS["local"]
+        return faults_on("local")
 
     def start(self) -> None:
         missing = [path for path in (PROMETHEUS, CADDY) if not Path(path).is_file()]
