@@ -18,6 +18,7 @@ from harness.evidence.health import ExpectDown, SliHealth, read_selectors, sli_h
 from harness.evidence.queries import (
     count_exact,
     count_increase,
+    find_bound,
     histogram_bounds,
     increase_query,
     is_selector,
@@ -227,8 +228,6 @@ def resolve_latency_bounds(client: PromClient, slis: Sequence[SliQueries], at: f
                             f"{lookback_s:.0f}s: is the name right, and is it scraped?")
             resolved.append(sli)
             continue
-        from harness.evidence.queries import find_bound
-
         le = find_bound(bounds, sli.threshold_s)
         if le is None:
             shown = ", ".join(text for text, _ in bounds)

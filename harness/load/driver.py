@@ -104,6 +104,11 @@ class LoadRun:
             end = min(end, float(math.ceil(record.stopped_at)))
         return end
 
+    def record_now(self) -> tuple[Record, float]:
+        """The record so far and the end of its newest complete second (what live reads may count)."""
+        record = self.record()
+        return record, self.newest_second(record)
+
     def latest(self, seconds: float = 5.0) -> LoadWindow:
         """The `seconds` that end with the newest whole second the recorder has written (live progress)."""
         record = read_record(self.record_path)

@@ -16,6 +16,7 @@ from harness.evidence.collect import (
     peak_burn_rate,
     preflight,
     resolve_latency_bounds,
+    series_jobs,
 )
 from harness.evidence.counting import Count, increase_count
 from harness.evidence.health import ExpectDown, read_selectors
@@ -133,8 +134,6 @@ def remaining_budget(client: PromClient, sli: SliQueries, period_s: float, budge
 
 def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool:
     """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed)."""
-    from harness.evidence.collect import Window, series_jobs
-
     window = Window("settle", moment - max(60.0, 5 * plan.scrape_interval_s), now)
     try:
         jobs = sorted({job for sli in plan.slis for job in series_jobs(client, sli.total, window)})

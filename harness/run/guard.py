@@ -65,7 +65,7 @@ class AbortGuard:
         """
         worst: tuple[str, float] | None = None
         unknown: list[str] = []
-        needs_record = self.load_record is not None and any(sli.client is not None for sli, _ in self.watched)
+        needs_record = any(sli.client is not None for sli, _ in self.watched)
         record = self.load_record() if needs_record and self.load_record is not None else None
         for sli, budget in self.watched:
             try:

@@ -52,10 +52,8 @@ class Progress:
         span = next((p for p in self._plan.phases if p.start <= offset < p.end), self._plan.phases[-1])
         latest = self._load.latest(5.0)
         hypotheses = self._loaded.experiment.hypothesis
-        record = None
-        if any(self._plan.sli(h.slo).client is not None for h in hypotheses):
-            loaded = self._load.record()
-            record = (loaded, self._load.newest_second(loaded))
+        needs_record = any(self._plan.sli(h.slo).client is not None for h in hypotheses)
+        record = self._load.record_now() if needs_record else None
         self._sink(Snapshot(span.name, max(0.0, span.end - offset), max(0.0, self._plan.duration - offset),
                             tuple(self._sli_now(h.slo, now, record) for h in hypotheses),
                             latest.achieved_rps, latest.requests, latest.failures,

@@ -30,7 +30,6 @@ from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
 from harness.load.driver import LoadRun, start_load
-from harness.load.record import Record
 from harness.plan import FaultSlot, Plan, build_plan
 from harness.platform.base import Platform
 from harness.platform.factory import open_platform
@@ -129,11 +128,6 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         _conclude(state)
         write_result(state)
     return state
-
-
-def _record_now(load: LoadRun) -> tuple[Record, float]:
-    record = load.record()
-    return record, load.newest_second(record)
 
 
 def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
@@ -265,7 +259,7 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
         tickers.append(Ticker(options.progress_every_s, progress.tick))
     abort = loaded.experiment.abort
     if abort is not None:
-        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan), load_record=lambda: _record_now(load))
+        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan), load_record=load.record_now)
 
         def check(now: float) -> None:
             if faults.active_count == 0:
