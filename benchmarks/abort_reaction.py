@@ -44,12 +44,12 @@ from _common import (
 )
 
 from harness.errors import Halt
-from harness.plan import PhaseSpan, Plan, SliQueries
+from harness.plan import PhaseSpan, Plan, SliQueries, burn_query
 from harness.platform.local.faultproxy import FaultProxyClient
 from harness.platform.local.stack import LocalStack
 from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
-from harness.run.guard import AbortGuard, burn_query
+from harness.run.guard import AbortGuard
 from harness.run.interrupts import Interrupts
 from harness.run.timeline import Ticker, run_timeline
 from harness.spec.models import Abort

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from harness.faults.types import FaultType, load_plugins, register
 from harness.plan import Plan, build_plan
-from harness.result import RunResult, load_result, run_result
+from harness.result import RunResult, load_result
+from harness.run.result_build import run_result
 from harness.run.runner import RunOptions
 from harness.run.runner import run_experiment as _run
 from harness.spec import loader

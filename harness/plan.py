@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from harness.evidence.queries import increase_query, is_selector, raw_samples_query
 from harness.load.client_sli import ClientSli
-from harness.promql import histogram_selectors, le_text
+from harness.promql import histogram_selectors, increase_query, is_selector, le_text, raw_samples_query
 from harness.spec.faults import FaultBase
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import PHASE_ORDER, InlineSLO, PhaseName
@@ -187,3 +186,13 @@ def window_queries(queries: SliQueries, window_s: float, exact: bool, lookback_s
         use_exact = exact and queries.exact_countable
         shown[side] = raw_samples_query(text, window_s + lookback_s) if use_exact else increase_query(text, window_s)
     return shown
+
+
+def burn_query(sli: SliQueries, window_s: float) -> str:
+    """The error ratio over a trailing window, as one PromQL expression."""
+    total = increase_query(sli.total, window_s)
+    # No matching bad (or good) series means no such event yet, not a missing metric: preflight has
+    # already checked that every metric exists.
+    if sli.bad is not None:
+        return f"(({increase_query(sli.bad, window_s)}) or vector(0)) / ({total})"
+    return f"1 - (({increase_query(sli.good or '', window_s)}) or vector(0)) / ({total})"

@@ -18,13 +18,15 @@ import pytest
 import yaml
 
 from harness.errors import Refused
+from harness.evidence.budget import remaining_budget
 from harness.evidence.collect import Window, collect_phase, peak_burn_rate, preflight, resolve_latency_bounds
 from harness.evidence.counting import Count
-from harness.judge.slo import ClientCounts, PhaseEvidence, PhaseJudgement, SloJudgement, budget_ratio, judge_slo
+from harness.evidence.phase import ClientCounts, PhaseEvidence
+from harness.judge.slo import PhaseJudgement, SloJudgement, budget_ratio, judge_slo
 from harness.judge.verdict import Verdict
 from harness.plan import Plan, SliQueries, sli_queries
 from harness.prom.client import PromClient
-from harness.run.evaluate import budget_gate, remaining_budget
+from harness.run.preflight import budget_gate
 from harness.spec.loader import load_experiment
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 from tests.fakes.prometheus import FakePrometheus, FakeSeries, series

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from harness.evidence.counting import EXACT, INCREASE, Count
-from harness.judge.slo import ClientCounts, PhaseEvidence, budget_ratio, judge_phase, judge_slo, z_for
+from harness.evidence.phase import ClientCounts, PhaseEvidence
+from harness.judge.slo import budget_ratio, judge_phase, judge_slo, z_for
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 
 PERIOD = 30 * 86400.0

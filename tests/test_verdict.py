@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from harness.evidence.counting import EXACT, Count
+from harness.evidence.phase import PhaseEvidence
 from harness.faults.base import FaultCheck
-from harness.judge.slo import PhaseEvidence, judge_slo
+from harness.judge.slo import judge_slo
 from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_REFUSED, Verdict, combine
 from harness.reports.console import summary
-from harness.result import RunResult, run_result
+from harness.result import RunResult
 from harness.run.faultrunner import FaultRecord
 from harness.run.record import ExpectationResult, RunRecord
+from harness.run.result_build import run_result
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 
 

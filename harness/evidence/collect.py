@@ -15,19 +15,11 @@ from dataclasses import dataclass, replace
 from harness.errors import EvidenceError
 from harness.evidence.counting import Count
 from harness.evidence.health import ExpectDown, SliHealth, read_selectors, sli_health
-from harness.evidence.queries import (
-    count_exact,
-    count_increase,
-    find_bound,
-    histogram_bounds,
-    increase_query,
-    is_selector,
-    window_literal,
-)
-from harness.judge.slo import ClientCounts, PhaseEvidence
-from harness.plan import Plan, SliQueries, window_queries
+from harness.evidence.phase import ClientCounts, PhaseEvidence
+from harness.evidence.queries import count_exact, count_increase, histogram_bounds
+from harness.plan import Plan, SliQueries, burn_query, window_queries
 from harness.prom.client import PromClient
-from harness.run.guard import burn_query
+from harness.promql import find_bound, increase_query, is_selector, window_literal
 
 log = logging.getLogger(__name__)
 _METRIC = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)")
@@ -332,3 +324,17 @@ def client_counts(window: Mapping[str, float | int | None] | None) -> ClientCoun
     return ClientCounts(int(window["requests"] or 0), int(window["failures"] or 0),
                         float(window["achieved_rps"] or 0.0), optional("requested_rps"),
                         optional("mean_response_s"), optional("mean_users"), optional("throughput_per_user"))
+
+
+def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool:
+    """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed)."""
+    window = Window("settle", moment - max(60.0, 5 * plan.scrape_interval_s), now)
+    try:
+        jobs = sorted({job for sli in plan.slis for job in series_jobs(client, sli.total, window)})
+        if not jobs:
+            return True  # full expressions: nothing to watch, the fixed settle time applies
+        pattern = "|".join(jobs)
+        answer = client.query(f'min(timestamp(up{{job=~"{pattern}"}}))', at=now)
+    except EvidenceError:
+        return True
+    return bool(answer.vector) and answer.vector[0].value >= moment

@@ -22,8 +22,8 @@ from harness.evidence.outages import (
     target_of,
     unseen_events,
 )
-from harness.evidence.queries import is_selector, raw_samples_query, window_literal
 from harness.prom.client import PromClient, Series
+from harness.promql import is_selector, raw_samples_query, window_literal
 
 TARGET_LOOKBACK_S = 300.0  # a target down since before the window still has series this recent
 _METRIC_IN_EXPRESSION = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{\[])")

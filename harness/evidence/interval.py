@@ -15,8 +15,8 @@ from typing import Any
 
 from harness.errors import EvidenceError
 from harness.evidence.health import TARGET_LOOKBACK_S, series_targets
-from harness.evidence.queries import raw_samples_query
 from harness.prom.client import PromClient
+from harness.promql import raw_samples_query
 from harness.spec.units import parse_duration
 
 TARGETS_LOOKBACK_S = 600.0

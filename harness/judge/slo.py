@@ -9,47 +9,12 @@ from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
 
-from harness.evidence.counting import Count
 from harness.evidence.outages import DECLARED_DOWN
+from harness.evidence.phase import ClientCounts, PhaseEvidence
 from harness.judge.stats import RatioDecision, decide_error_ratio
 from harness.judge.verdict import Verdict, combine
 from harness.load.shortfall import Shortfall, explain_shortfall
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
-
-
-@dataclass(frozen=True)
-class ClientCounts:
-    """Locust's own counts for one window (the client side of the truth)."""
-
-    requests: int
-    failures: int
-    achieved_rps: float
-    requested_rps: float | None
-    mean_response_s: float | None = None
-    mean_users: float | None = None
-    throughput_per_user: float | None = None
-
-
-@dataclass(frozen=True)
-class PhaseEvidence:
-    """What was measured for one SLO over one phase's exact window."""
-
-    phase: str
-    start: float
-    end: float
-    total: Count
-    good: Count | None = None
-    bad: Count | None = None
-    telemetry_problems: tuple[str, ...] = ()
-    client: ClientCounts | None = None
-    queries: Mapping[str, str] = field(default_factory=dict)
-    quantiles: Mapping[str, float | None] = field(default_factory=dict)
-    scrape_interval_s: float = 0.0
-    missing_events: float = 0.0
-    """At most this many events may be missing from the counts (outages of the SLI's own targets)."""
-    missing_reasons: tuple[str, ...] = ()
-    telemetry_notes: tuple[str, ...] = ()
-    kind: str = "ratio"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import requests
 
 from harness import procs
 from harness.errors import PlatformError
-from harness.evidence.queries import window_literal
+from harness.promql import window_literal
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness.errors import SpecError
-from harness.result.build import run_result
 from harness.result.model import RunResult
-from harness.run.record import RunRecord
 
 RESULT_NAME = "result.json"
-
-
-def write_result(state: RunRecord) -> Path:
-    """Write result.json atomically, so a reader never sees half a file."""
-    return write_run_result(run_result(state), state.run_dir)
 
 
 def write_run_result(result: RunResult, run_dir: Path) -> Path:

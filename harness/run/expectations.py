@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 from harness.errors import EvidenceError
 from harness.judge.slo import budget_ratio
-from harness.plan import SliQueries
+from harness.plan import Plan, SliQueries, burn_query
 from harness.prom.client import PromClient
-from harness.run.guard import burn_query
-from harness.run.record import ExpectationResult
+from harness.run.faultrunner import FaultRunner
+from harness.run.record import ExpectationResult, RunRecord
+from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
 
 
@@ -129,3 +130,37 @@ def safe(call: object, kind: str, target: str, within: float) -> ExpectationResu
         return ExpectationResult(kind, target, within, "INCONCLUSIVE", None, refused_reason(err))
     assert isinstance(result, ExpectationResult)
     return result
+
+
+def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunRecord,
+                 faults: FaultRunner) -> list[ExpectationResult]:
+    records = [r for r in faults.records.values() if r.started is not None]
+    if not loaded.experiment.expect:
+        return []
+    run_end = max((p.get("end", 0.0) for p in state.phases.values()), default=state.started)
+    if not records:
+        return [ExpectationResult(_kind(e), "-", e.within, "INCONCLUSIVE", None, "no fault ran")
+                for e in loaded.experiment.expect]
+    last_end = max(r.ended or r.started or 0.0 for r in records)
+    first_start = min(r.started or 0.0 for r in records)
+    kills = [r.started or 0.0 for r in records if r.type == "pod-kill"]
+    step = plan.scrape_interval_s
+    results = []
+    for item in loaded.experiment.expect:
+        if isinstance(item, ExpectRecovers):
+            slo = loaded.slo(item.recovers)
+            results.append(safe(lambda i=item, s=slo: recovers(
+                client, i, s, plan.sli(s.name), last_end, run_end, step), "recovers", item.recovers, item.within))
+        elif isinstance(item, ExpectAlert):
+            results.append(safe(lambda i=item: alert_fires(client, i, first_start, run_end, step),
+                                       "alert", item.alert, item.within))
+        elif isinstance(item, ExpectReplicasReady):
+            results.append(safe(lambda i=item: replicas_ready(client, i, kills, run_end, step),
+                                       "replicas_ready", str(item.replicas_ready), item.within))
+    return results
+
+
+def _kind(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
+    return {ExpectRecovers: "recovers", ExpectAlert: "alert", ExpectReplicasReady: "replicas_ready"}[type(item)]
+
+

@@ -9,24 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import EvidenceError
-from harness.evidence.queries import increase_query
+from harness.judge.slo import budget_ratio
 from harness.load.client_sli import recent_error_ratio
 from harness.load.record import Record
-from harness.plan import SliQueries
+from harness.plan import Plan, SliQueries, burn_query
 from harness.prom.client import PromClient
+from harness.spec.loader import LoadedExperiment
 from harness.spec.models import Abort
 
 log = logging.getLogger(__name__)
-
-
-def burn_query(sli: SliQueries, window_s: float) -> str:
-    """The error ratio over a trailing window, as one PromQL expression."""
-    total = increase_query(sli.total, window_s)
-    # No matching bad (or good) series means no such event yet, not a missing metric: preflight has
-    # already checked that every metric exists.
-    if sli.bad is not None:
-        return f"(({increase_query(sli.bad, window_s)}) or vector(0)) / ({total})"
-    return f"1 - (({increase_query(sli.good or '', window_s)}) or vector(0)) / ({total})"
 
 
 LoadRecordReader = Callable[[], tuple[Record, float]]
@@ -93,3 +84,9 @@ class AbortGuard:
         return (f"abort: the burn rate of {', '.join(unknown)} could not be read over the last "
                 f"{self.abort.window:g}s (no completed requests, or Prometheus did not answer), "
                 f"{self.breaches} checks in a row")
+
+
+def watched_slis(loaded: LoadedExperiment, plan: Plan) -> list[tuple[SliQueries, float]]:
+    abort = loaded.experiment.abort
+    names = [abort.slo] if abort and abort.slo else [h.slo for h in loaded.experiment.hypothesis]
+    return [(plan.sli(name), float(budget_ratio(loaded.slo(name)))) for name in names]

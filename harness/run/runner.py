@@ -26,6 +26,7 @@ from harness.errors import (
     SpecError,
     UnsupportedError,
 )
+from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
@@ -34,15 +35,18 @@ from harness.plan import FaultSlot, Plan, build_plan
 from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
-from harness.result import write_result
-from harness.run import evaluate
+from harness.run.expectations import resolve_expectations
 from harness.run.faultrunner import FaultRunner
-from harness.run.guard import AbortGuard
+from harness.run.guard import AbortGuard, watched_slis
 from harness.run.interrupts import Interrupts
 from harness.run.journal import Journal
+from harness.run.judging import judge_all
+from harness.run.load_summary import load_summary
 from harness.run.loadconfig import load_config
+from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
+from harness.run.result_build import write_result
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
@@ -168,7 +172,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     client.check_reachable()
     log.info("Prometheus at %s; checking every query before anything is injected", client.url)
     first_fault = plan.phase("fault").start
-    plan, waiting = evaluate.check_before_start(client, loaded, plan, options.clock(), may_wait=first_fault > 0)
+    plan, waiting = check_before_start(client, loaded, plan, options.clock(), may_wait=first_fault > 0)
     state.warnings.extend(plan.warnings)
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
@@ -195,11 +199,11 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     log.info("collecting the evidence and judging")
     with interrupts.shield():
         faults.verify_all()
-        state.load = evaluate.load_summary(load, state)
+        state.load = load_summary(load, state)
         state.faults = list(faults.records.values())
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
-        state.slos = evaluate.judge_all(client, loaded, plan, state, load, options.clock())
-        state.expectations = evaluate.expectations(client, loaded, plan, state, faults)
+        state.slos = judge_all(client, loaded, plan, state, load, options.clock())
+        state.expectations = resolve_expectations(client, loaded, plan, state, faults)
 
 
 def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], state: RunRecord, options: RunOptions,
@@ -212,7 +216,7 @@ def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], 
     log.info("no series yet for %s; checked again after %.0fs of load, before any fault", "; ".join(waiting), offset)
 
     def check() -> None:
-        current[0], _ = evaluate.check_before_start(
+        current[0], _ = check_before_start(
             client, loaded, current[0], options.clock(),
             stage=f"still none after {offset:g}s of load; no fault was injected")
         state.warnings.extend(w for w in current[0].warnings if w not in state.warnings)
@@ -259,7 +263,7 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
         tickers.append(Ticker(options.progress_every_s, progress.tick))
     abort = loaded.experiment.abort
     if abort is not None:
-        guard = AbortGuard(abort, evaluate.watched_slis(loaded, plan), load_record=load.record_now)
+        guard = AbortGuard(abort, watched_slis(loaded, plan), load_record=load.record_now)
 
         def check(now: float) -> None:
             if faults.active_count == 0:
@@ -316,7 +320,7 @@ def _settle(plan: Plan, state: RunRecord, client: PromClient, options: RunOption
         log.info("waiting %.1fs for the last scrapes to land", wait)
         options.sleep(wait)
     deadline = options.clock() + 3 * plan.scrape_interval_s
-    while not evaluate.scraped_after(client, plan, last, options.clock()):
+    while not scraped_after(client, plan, last, options.clock()):
         if options.clock() >= deadline:
             state.evidence_problems.append("the last scrape after the run did not land in Prometheus within "
                                            f"{plan.settle_s + 3 * plan.scrape_interval_s:g}s: the last phase may "

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import SpecError
-from harness.evidence.queries import is_selector
+from harness.promql import is_selector
 from harness.spec.models import InlineSLO
 from harness.spec.source import Document, DocumentError, Loc, Problem, read_all_documents, substitute_env
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from harness.promql import WINDOW_PLACEHOLDERS, is_selector
 from harness.spec.faults import FAULT_TYPES, Fault, FaultBase, fault_union
 from harness.spec.types import Duration, Model, Name, Percent, PositiveDuration
 
@@ -89,8 +90,6 @@ class RatioSLI(Model):
     @field_validator("good", "bad", "total")
     @classmethod
     def _countable(cls, value: str | None) -> str | None:
-        from harness.evidence.queries import WINDOW_PLACEHOLDERS, is_selector
-
         if value is None or any(p in value for p in WINDOW_PLACEHOLDERS) or (value.strip() and is_selector(value)):
             return value
         raise ValueError(f"expected a counter selector like 'http_requests_total{{code=~\"5..\"}}' or a PromQL "

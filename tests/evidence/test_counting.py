@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from harness.evidence.counting import Count, exact_increase, increase_count, series_key
-from harness.evidence.queries import (
+from harness.prom.client import QueryAnswer, Sample, Series
+from harness.promql import (
     born_query,
     bounds_query,
     find_bound,
@@ -17,7 +18,6 @@ from harness.evidence.queries import (
     up_queries,
     window_literal,
 )
-from harness.prom.client import QueryAnswer, Sample, Series
 
 START = 1000.0
 END = 1060.0

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.evidence.queries import count_exact, count_increase, find_bound, histogram_bounds, scrape_health
+from harness.evidence.queries import count_exact, count_increase, histogram_bounds, scrape_health
 from harness.prom.client import PromClient
 from harness.prom.server import PrometheusServer
+from harness.promql import find_bound
 
 pytestmark = pytest.mark.integration
 

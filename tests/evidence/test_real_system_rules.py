@@ -16,7 +16,8 @@ from harness.evidence.collect import Window, collect_phase, preflight
 from harness.evidence.health import ExpectDown
 from harness.evidence.interval import Learned, disagreement, learn_interval
 from harness.evidence.outages import ExpectedDown
-from harness.judge.slo import ClientCounts, PhaseJudgement, judge_slo
+from harness.evidence.phase import ClientCounts
+from harness.judge.slo import PhaseJudgement, judge_slo
 from harness.judge.verdict import Verdict
 from harness.plan import sli_queries
 from harness.prom.client import PromClient

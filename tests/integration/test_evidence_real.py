@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.evidence.budget import remaining_budget
 from harness.evidence.collect import Window, collect_phase, peak_burn_rate, resolve_latency_bounds
-from harness.judge.slo import PhaseEvidence, judge_slo
+from harness.evidence.phase import PhaseEvidence
+from harness.judge.slo import judge_slo
 from harness.plan import Plan, sli_queries
 from harness.prom.client import PromClient, QueryAnswer
 from harness.prom.server import PrometheusServer
-from harness.run.evaluate import remaining_budget
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 from tests.fakes.prometheus import FakePrometheus, FakeSeries, Received, series
 

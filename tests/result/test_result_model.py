@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.result import RESULT_API_VERSION, RESULT_NAME, load_result, run_result, write_result
+from harness.result import RESULT_API_VERSION, RESULT_NAME, load_result
 from harness.result.model import RunResult
 from harness.run.faultrunner import FaultRecord
 from harness.run.record import ExpectationResult, RunRecord
+from harness.run.result_build import run_result, write_result
 from tests.test_verdict import result as summary_result
 
 SPEC_EXAMPLE = {  # the result file example of the file format spec (experiment-v1.md), verbatim

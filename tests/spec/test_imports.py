@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.errors import SpecError
-from harness.evidence.queries import increase_query
+from harness.promql import increase_query
 from harness.spec.imports import import_slos, window_expression
 from harness.spec.loader import load_experiment
 from harness.spec.models import InlineSLO

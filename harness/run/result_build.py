@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from harness.judge.slo import PhaseJudgement, SloJudgement
+from harness.result.files import write_run_result
 from harness.result.model import RunResult, TimelineEvent
 from harness.run.faultrunner import FaultRecord
 from harness.run.record import ExpectationResult, RunRecord
@@ -94,11 +96,6 @@ def run_result(state: RunRecord) -> RunResult:
     })
 
 
-def result_document(state: RunRecord) -> dict[str, Any]:
-    """The JSON document of result.json for this state."""
-    return run_result(state).document()
-
-
 def timeline(state: RunRecord) -> list[TimelineEvent]:
     """Phases, faults, abort breaches and the end of the run, in time order."""
     events: list[TimelineEvent] = []
@@ -128,3 +125,8 @@ def timeline(state: RunRecord) -> list[TimelineEvent]:
             events.append(TimelineEvent(time=state.ended, kind="halted", detail=state.halted))
         events.append(TimelineEvent(time=state.ended, kind="run-ended", detail=str(state.verdict or "")))
     return sorted(events, key=lambda event: event.time)
+
+
+def write_result(state: RunRecord) -> Path:
+    """Write the run's result.json atomically, so a reader never sees half a file."""
+    return write_run_result(run_result(state), state.run_dir)
