@@ -1,4 +1,7 @@
-"""The contract every fault driver follows; what the platform offers them is `harness.platform.base.Platform`."""
+"""The contract of a fault type: its declaration (`FaultType`), what its driver returns, what it is given.
+
+What the platform offers drivers is `harness.platform.base.Platform`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.faults.recipes import Recipe
 from harness.platform.base import Platform, ReplicaView, matches
 from harness.prom.client import QueryAnswer
+from harness.spec.faults import FaultBase
 
-__all__ = ["FaultCheck", "FaultContext", "Platform", "Prepared", "Recipe", "ReplicaView", "matches"]
-
-Recipe = Mapping[str, Any]
-"""A JSON-serialisable description of how to undo a fault, replayable by `harness rollback`."""
+__all__ = ["Driver", "FaultCheck", "FaultContext", "FaultStop", "FaultType", "Platform", "Prepared", "Recipe",
+           "ReplicaView", "matches"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,27 @@ class FaultContext:
     """Instant PromQL queries for a fault's `verify:` condition (None: no Prometheus to ask)."""
 
 
+Driver = Callable[[Any, FaultContext], Prepared]
+"""Aims a fault (as read from the file) on a platform: its targets, undo recipe, apply and effect check."""
+
+FaultStop = Callable[[Any, Path], str]
+"""Undoes a fault whose recipe is "experiment-fault": the fault as read from the file, the file's folder."""
+
+
+@dataclass(frozen=True)
+class FaultType:
+    """One fault type, declared in one place: its file model (a `FaultBase` subclass with
+    `type: Literal[name]`, the `platforms` it runs on, its validators and `environment_problems()`),
+    its driver (one for every platform, or one per platform name), and the `stop` of an
+    "experiment-fault" recipe."""
+
+    name: str
+    model: type[FaultBase]
+    prepare: Driver | Mapping[str, Driver]
+    stop: FaultStop | None = None
+
+    def driver_for(self, platform: str) -> Driver | None:
+        """The driver on this platform (which fault types a platform offers is the platform's to say)."""
+        if isinstance(self.prepare, Mapping):
+            return self.prepare.get(platform)
+        return self.prepare

@@ -1,52 +1,26 @@
-"""Undo recipes: how every fault is reverted, live or by `harness rollback` after a crash.
+"""Reverting faults, live or by `harness rollback` after a crash, from their recipes (`harness.faults.recipes`).
 
-A recipe is plain JSON. Secrets never go into it: faults configured from the experiment file (http,
-process, chaostoolkit) are undone by re-reading that file, so `${TOKEN}` is resolved again from the
-environment at rollback time instead of being written to disk.
+A recipe of kind "experiment-fault" is undone by the `stop` its FaultType declares, with the fault
+read again from the experiment file; every other kind is replayed here.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from harness.errors import FaultError, SpecError
-from harness.faults.base import Recipe
-from harness.faults.types import registered
-from harness.procs import pid_alive, same_process, start_time
-
-log = logging.getLogger(__name__)
-
-
-def proxy_fault(url: str, name: str) -> Recipe:
-    return {"kind": "proxy-fault", "url": url, "name": name}
-
-
-def resume(pids: list[int]) -> Recipe:
-    return {"kind": "resume", "pids": pids, "start_times": [start_time(pid) for pid in pids]}
-
-
-def kill_group(pids: list[int]) -> Recipe:
-    return {"kind": "kill-group", "pids": pids, "start_times": [start_time(pid) for pid in pids]}
-
-
-def _identified(recipe: Recipe) -> list[tuple[int, int | None]]:
-    """(pid, start time) pairs; a recipe from before start times were recorded has None."""
-    pids = [int(p) for p in recipe["pids"]]
-    times = list(recipe.get("start_times") or [None] * len(pids))
-    return list(zip(pids, times + [None] * (len(pids) - len(times)), strict=False))
-
-
-def experiment_fault(experiment: Path, index: int, name: str) -> Recipe:
-    return {"kind": "experiment-fault", "experiment": str(experiment), "fault_index": index, "fault_name": name}
+from harness.faults.base import FaultStop
+from harness.faults.recipes import Recipe, identified
+from harness.faults.types import fault_type
+from harness.procs import pid_alive, same_process
+from harness.spec.faults import FaultBase
+from harness.spec.loader import parse_model, read
+from harness.spec.models import Experiment
 
 
 def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
@@ -55,9 +29,9 @@ def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
     if kind == "proxy-fault":
         return _delete_proxy_fault(str(recipe["url"]), str(recipe["name"]))
     if kind == "resume":
-        return _signal_all(_identified(recipe), signal.SIGCONT, "resumed")
+        return _signal_all(identified(recipe), signal.SIGCONT, "resumed")
     if kind == "kill-group":
-        return _kill_groups(_identified(recipe))
+        return _kill_groups(identified(recipe))
     if kind == "experiment-fault":
         return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]),
                                      recipe.get("fault_name"), environ)
@@ -105,9 +79,6 @@ def _kill_groups(pids: list[tuple[int, int | None]]) -> str:
 
 
 def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping[str, str] | None) -> str:
-    from harness.spec.loader import parse_model, read
-    from harness.spec.models import Experiment
-
     try:
         fault = parse_model(read(path), Experiment, environ).faults[index]
     except (SpecError, IndexError) as err:
@@ -121,72 +92,16 @@ def _undo_from_experiment(path: Path, index: int, name: object, environ: Mapping
     return undo_fault(fault, path.parent)
 
 
-def undo_fault(fault: object, cwd: Path) -> str:
-    """The stop of a fault configured in the experiment (http, process, chaostoolkit, registered types)."""
-    from harness.spec.faults import ChaosToolkit, HttpFault, ProcessFault
-
-    if isinstance(fault, HttpFault):
-        return http_call(fault.stop, f"{fault.name} stop")
-    if isinstance(fault, ProcessFault):
-        return run_argv(fault.stop, fault.timeout, f"{fault.name} stop", cwd)
-    if isinstance(fault, ChaosToolkit) and fault.rollback is not None:
-        return run_activity(fault.rollback, f"{fault.name} rollback")
-    registered_type = registered(str(getattr(fault, "type", "")))
-    if registered_type is not None and registered_type.stop is not None:
-        return registered_type.stop(fault, cwd)
-    return "nothing to undo"
+def undo_fault(fault: FaultBase, cwd: Path) -> str:
+    """The `stop` its FaultType declares for a fault configured in the experiment (http, process, ...)."""
+    declared = fault_type(fault.type)
+    stop: FaultStop | None = declared.stop if declared is not None else None
+    return stop(fault, cwd) if stop is not None else "nothing to undo"
 
 
-def undo_live(recipe: Recipe, fault: object | None, cwd: Path | None) -> str:
+def undo_live(recipe: Recipe, fault: FaultBase | None, cwd: Path | None) -> str:
     """Revert during a run: faults from the experiment use the fault as loaded, not the file as it is
     now (it may have been edited since the run started); everything else replays its recipe."""
     if recipe.get("kind") == "experiment-fault" and fault is not None and cwd is not None:
         return undo_fault(fault, cwd)
     return apply_undo(recipe)
-
-
-def shown_url(url: str) -> str:
-    """A URL as it may appear in logs, results and the journal: no credentials, no query string."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def http_call(call: Any, what: str) -> str:
-    try:
-        response = requests.request(call.method, call.url, headers=call.headers, json=call.body,
-                                    timeout=call.timeout)
-    except requests.RequestException as err:
-        raise FaultError(f"{what}: {call.method} {shown_url(call.url)} failed: {type(err).__name__}") from err
-    if response.status_code not in call.expect_status:
-        raise FaultError(f"{what}: {call.method} {shown_url(call.url)} answered HTTP {response.status_code}, "
-                         f"expected one of {list(call.expect_status)}")
-    return f"{call.method} {shown_url(call.url)} → HTTP {response.status_code}"
-
-
-def run_argv(argv: tuple[str, ...], timeout_s: float, what: str, cwd: Path) -> str:
-    try:
-        done = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except FileNotFoundError as err:
-        raise FaultError(f"{what}: program {argv[0]!r} not found") from err
-    except subprocess.TimeoutExpired as err:
-        raise FaultError(f"{what}: {argv[0]} did not finish within {timeout_s:g}s") from err
-    if done.returncode != 0:
-        # its output is not shown: a command run with a token may print it (curl -v does)
-        raise FaultError(f"{what}: {argv[0]} exited with {done.returncode}")
-    return f"{argv[0]} exited 0"
-
-
-def run_activity(activity: Mapping[str, Any], what: str) -> str:
-    from chaoslib.activity import run_activity as ctk_run
-    from chaoslib.exceptions import ActivityFailed
-
-    try:
-        result = ctk_run(dict(activity), {}, {})
-    except ActivityFailed as err:
-        raise FaultError(f"{what}: the Chaos Toolkit activity failed: {err}") from err
-    except Exception as err:  # a provider's own exception: report it, never crash the run
-        raise FaultError(f"{what}: the Chaos Toolkit activity raised {type(err).__name__}: {err}") from err
-    log.debug("%s returned %r", what, result)
-    return f"Chaos Toolkit activity {activity.get('name', '?')!r} ran"

@@ -15,7 +15,7 @@ import requests
 
 from harness.errors import HarnessError
 from harness.faults.base import FaultCheck
-from harness.faults.undo import shown_url
+from harness.faults.calls import shown_url
 from harness.prom.client import QueryAnswer
 from harness.spec.faults import FaultVerify, ProbeCall
 

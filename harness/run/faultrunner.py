@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.faults.base import FaultCheck, FaultContext, Prepared
-from harness.faults.command_faults import NOT_VERIFIED
+from harness.faults.calls import NOT_VERIFIED
 from harness.faults.registry import prepare
 from harness.faults.undo import undo_live
 from harness.faults.verify import check as verify_fault

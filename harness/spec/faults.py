@@ -245,7 +245,7 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
 
 
 def fault_union(types: Mapping[str, type[FaultBase]]) -> Any:
-    """The tagged union of these fault models, told apart by `type` (what `Fault` is for the built-ins)."""
+    """The tagged union of these fault models, told apart by `type`: what `faults:` of an experiment accepts."""
     members = tuple(Annotated[model, Tag(name)] for name, model in types.items())
     return Annotated[
         Union[members],  # noqa: UP007 (a union built at run time has no `|` spelling)
@@ -259,24 +259,6 @@ def _fault_type(value: Any) -> str | None:
         kind = value.get("type")
         return kind if isinstance(kind, str) and kind in FAULT_TYPES else None
     return None
-
-
-Fault = Annotated[
-    Annotated[PodKill, Tag("pod-kill")]
-    | Annotated[Latency, Tag("latency")]
-    | Annotated[HttpError, Tag("http-error")]
-    | Annotated[Blackhole, Tag("blackhole")]
-    | Annotated[ProcessPause, Tag("process-pause")]
-    | Annotated[CpuStress, Tag("cpu-stress")]
-    | Annotated[ChaosToolkit, Tag("chaostoolkit")]
-    | Annotated[HttpFault, Tag("http")]
-    | Annotated[ProcessFault, Tag("process")],
-    Discriminator(
-        _fault_type,
-        custom_error_type="fault_type",
-        custom_error_message="'type' must be one of: " + ", ".join(FAULT_TYPES),
-    ),
-]
 
 
 def faults_on(platform: str) -> frozenset[str]:

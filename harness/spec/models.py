@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from harness.promql import WINDOW_PLACEHOLDERS, is_selector
-from harness.spec.faults import FAULT_TYPES, Fault, FaultBase, fault_union
+from harness.spec.faults import FAULT_TYPES, FaultBase, fault_union
 from harness.spec.types import Duration, Model, Name, Percent, PositiveDuration
 
 PhaseName = Literal["warmup", "baseline", "fault", "recovery"]
@@ -315,7 +315,8 @@ class Experiment(Model):
     slos: tuple[SLOEntry, ...] = Field(min_length=1)
     load: LoadRef
     phases: Phases = Field(default_factory=Phases)
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[FaultBase, ...] = ()
+    """Each entry validated as the model its `type` names (the union is built by `set_fault_models`)."""
     hypothesis: tuple[Hypothesis, ...] = Field(min_length=1)
     abort: Abort | None = None
     expect: tuple[Expectation, ...] = ()
@@ -329,3 +330,6 @@ def set_fault_models(models: dict[str, type[FaultBase]]) -> None:
     FAULT_TYPES.update(models)
     Experiment.model_fields["faults"].annotation = tuple[fault_union(models), ...]  # type: ignore[misc,assignment]
     Experiment.model_rebuild(force=True)
+
+
+set_fault_models(dict(FAULT_TYPES))

@@ -17,7 +17,8 @@ from harness.api import FaultType, RunOptions, load_experiment, register, run_ex
 from harness.errors import SpecError
 from harness.faults import types
 from harness.faults.base import FaultCheck, FaultContext, Prepared
-from harness.faults.undo import apply_undo, experiment_fault
+from harness.faults.recipes import experiment_fault
+from harness.faults.undo import apply_undo
 from harness.spec.faults import FaultBase
 from harness.spec.types import PositiveDuration
 

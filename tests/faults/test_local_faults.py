@@ -25,11 +25,11 @@ from harness.platform.local.platform import LocalPlatform
 from harness.procs import pid_alive, start_time
 from harness.run.faultrunner import FaultRecord, FaultRunner
 from harness.run.journal import Journal, pending
-from harness.spec.faults import Fault, FaultBase, PodKill
+from harness.spec.faults import FAULT_TYPES, FaultBase, PodKill, fault_union
 from tests.faults import FakePlatform, live_group_members, make_runner, process_state
 
 RESTART_DELAY_S = 1.0
-FAULTS: TypeAdapter[FaultBase] = TypeAdapter(Fault)
+FAULTS: TypeAdapter[FaultBase] = TypeAdapter(fault_union(FAULT_TYPES))
 
 
 def _fault(**fields: Any) -> FaultBase:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from harness.cli import commands
 from harness.errors import FaultError
-from harness.faults import registry, undo
+from harness.faults import recipes, types, undo
 from harness.faults.base import FaultCheck, FaultContext, Prepared
 from harness.procs import free_port, pid_alive
 from harness.run.journal import JOURNAL_NAME, Journal, Pending, pending, rollback
@@ -86,9 +87,9 @@ def test_intent_is_journalled_before_apply(tmp_path: Path, monkeypatch: pytest.M
             seen_during_apply.append(journal_entries(run_dir))
             return {"done": True}
 
-        return Prepared(("target-a",), undo.resume([4242]), apply)
+        return Prepared(("target-a",), recipes.resume([4242]), apply)
 
-    monkeypatch.setitem(registry.DRIVERS, "process", driver)
+    monkeypatch.setitem(types.BUILT_IN, "process", replace(types.BUILT_IN["process"], prepare=driver))
     experiment = write_experiment(tmp_path, [_process_fault("true", "true")])
     runner = make_runner(run_dir, experiment, FakePlatform())
     record = runner.inject(slot_of(load_faults(experiment), 0))
@@ -105,9 +106,9 @@ def test_intent_stands_when_apply_raises(tmp_path: Path, monkeypatch: pytest.Mon
         def apply() -> Mapping[str, Any]:
             raise FaultError("the proxy hung up half-way")
 
-        return Prepared(("shop-1",), undo.proxy_fault("http://127.0.0.1:9", "lat"), apply)
+        return Prepared(("shop-1",), recipes.proxy_fault("http://127.0.0.1:9", "lat"), apply)
 
-    monkeypatch.setitem(registry.DRIVERS, "process", driver)
+    monkeypatch.setitem(types.BUILT_IN, "process", replace(types.BUILT_IN["process"], prepare=driver))
     experiment = write_experiment(tmp_path, [_process_fault("true", "true")])
     runner = make_runner(tmp_path / "run", experiment, FakePlatform())
     record = runner.inject(slot_of(load_faults(experiment), 0))
@@ -121,20 +122,20 @@ def test_intent_stands_when_apply_raises(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_pending_lists_unreverted_recipes_newest_first_and_ignores_a_torn_line(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.write("intent", "first", undo=undo.resume([11]))
+    journal.write("intent", "first", undo=recipes.resume([11]))
     journal.write("applied", "first", undo=None)
     journal.write("intent", "killer", undo=None)  # a pod kill: nothing to undo
-    journal.write("intent", "done", undo=undo.resume([22]))
+    journal.write("intent", "done", undo=recipes.resume([22]))
     journal.write("reverted", "done", result="ok")
     journal.write("intent", "stress", undo=None)
-    journal.write("applied", "stress", undo=undo.kill_group([33]))  # known only once applied
-    journal.write("intent", "last", undo=undo.proxy_fault("http://127.0.0.1:9", "last"))
+    journal.write("applied", "stress", undo=recipes.kill_group([33]))  # known only once applied
+    journal.write("intent", "last", undo=recipes.proxy_fault("http://127.0.0.1:9", "last"))
     with open(tmp_path / JOURNAL_NAME, "a") as handle:
         handle.write('{"event": "reverted", "fault": "la')  # the run died mid-write
     assert pending(tmp_path) == [
-        Pending("last", undo.proxy_fault("http://127.0.0.1:9", "last")),
-        Pending("stress", undo.kill_group([33])),
-        Pending("first", undo.resume([11])),
+        Pending("last", recipes.proxy_fault("http://127.0.0.1:9", "last")),
+        Pending("stress", recipes.kill_group([33])),
+        Pending("first", recipes.resume([11])),
     ]
 
 
@@ -152,9 +153,9 @@ def test_rollback_replays_each_recipe_once(
     assert _wait_state(sleeper.pid, "T") == "T"
     stressed = subprocess.Popen(["sh", "-c", "sleep 30 & exec sleep 30"], start_new_session=True)
     journal = Journal(tmp_path)
-    journal.write("intent", "paused", undo=undo.resume([sleeper.pid]))
-    journal.write("intent", "lat", undo=undo.proxy_fault(server.url, "lat"))
-    journal.write("applied", "stress", undo=undo.kill_group([stressed.pid]))
+    journal.write("intent", "paused", undo=recipes.resume([sleeper.pid]))
+    journal.write("intent", "lat", undo=recipes.proxy_fault(server.url, "lat"))
+    journal.write("applied", "stress", undo=recipes.kill_group([stressed.pid]))
     outcomes = rollback(tmp_path)
     stressed.wait(timeout=5)
     assert [(o.fault, o.ok) for o in outcomes] == [("stress", True), ("lat", True), ("paused", True)]
@@ -172,20 +173,20 @@ def test_rollback_replays_each_recipe_once(
 
 def test_undo_recipes_are_harmless_twice(sleeper: subprocess.Popen[bytes], server: RecordingServer) -> None:
     os.kill(sleeper.pid, signal.SIGSTOP)
-    assert undo.apply_undo(undo.resume([sleeper.pid])) == f"resumed PIDs [{sleeper.pid}]"
-    assert undo.apply_undo(undo.resume([sleeper.pid])) == f"resumed PIDs [{sleeper.pid}]"
+    assert undo.apply_undo(recipes.resume([sleeper.pid])) == f"resumed PIDs [{sleeper.pid}]"
+    assert undo.apply_undo(recipes.resume([sleeper.pid])) == f"resumed PIDs [{sleeper.pid}]"
     assert _wait_state(sleeper.pid, "SR") in "SR"
-    assert undo.apply_undo(undo.proxy_fault(server.url, "x")) == "removed 'x' from the fault proxy"
+    assert undo.apply_undo(recipes.proxy_fault(server.url, "x")) == "removed 'x' from the fault proxy"
     server.status = 404  # already gone: still undone
-    assert undo.apply_undo(undo.proxy_fault(server.url, "x")) == "removed 'x' from the fault proxy"
+    assert undo.apply_undo(recipes.proxy_fault(server.url, "x")) == "removed 'x' from the fault proxy"
     gone = f"http://127.0.0.1:{free_port()}"
-    assert undo.apply_undo(undo.proxy_fault(gone, "x")) == f"fault proxy at {gone} is gone, and 'x' with it"
+    assert undo.apply_undo(recipes.proxy_fault(gone, "x")) == f"fault proxy at {gone} is gone, and 'x' with it"
     os.killpg(sleeper.pid, signal.SIGKILL)
     sleeper.wait(timeout=5)
     assert not pid_alive(sleeper.pid)
     _wait_group_gone(sleeper.pid)  # its orphaned child lingers as a zombie until init reaps it
-    assert undo.apply_undo(undo.resume([sleeper.pid])) == "nothing left to do (processes gone)"
-    assert undo.apply_undo(undo.kill_group([sleeper.pid])) == "nothing left to do (processes gone)"
+    assert undo.apply_undo(recipes.resume([sleeper.pid])) == "nothing left to do (processes gone)"
+    assert undo.apply_undo(recipes.kill_group([sleeper.pid])) == "nothing left to do (processes gone)"
 
 
 def test_unknown_recipe_is_a_fault_error() -> None:
@@ -195,7 +196,7 @@ def test_unknown_recipe_is_a_fault_error() -> None:
 
 def test_failing_undo_is_recorded_reported_and_retried(tmp_path: Path, server: RecordingServer) -> None:
     server.status = 500
-    Journal(tmp_path).write("intent", "lat", undo=undo.proxy_fault(server.url, "lat"))
+    Journal(tmp_path).write("intent", "lat", undo=recipes.proxy_fault(server.url, "lat"))
     [failed] = rollback(tmp_path)
     assert not failed.ok
     assert failed.message == f"the fault proxy at {server.url} refused to remove 'lat': HTTP 500"
@@ -215,7 +216,7 @@ def test_rollback_command_exit_codes_and_output(
     assert commands.rollback(tmp_path) == 2
     assert "no rollback.jsonl here" in capsys.readouterr().err
     server.status = 503
-    Journal(tmp_path).write("intent", "lat", undo=undo.proxy_fault(server.url, "lat"))
+    Journal(tmp_path).write("intent", "lat", undo=recipes.proxy_fault(server.url, "lat"))
     assert commands.rollback(tmp_path) == 5
     assert capsys.readouterr().out.startswith("FAILED lat: the fault proxy")
     server.status = 200
@@ -258,7 +259,7 @@ def test_http_secret_stays_off_disk_and_rollback_rereads_it(
 
 def test_rollback_uses_the_environment_it_is_given(tmp_path: Path, server: RecordingServer) -> None:
     experiment = write_experiment(tmp_path, [_secret_http_fault(server.url)])
-    Journal(tmp_path).write("intent", "flag", undo=undo.experiment_fault(experiment, 0, "flag"))
+    Journal(tmp_path).write("intent", "flag", undo=recipes.experiment_fault(experiment, 0, "flag"))
     [outcome] = rollback(tmp_path, environ={"TOKEN": "from-the-caller"})
     assert outcome.ok
     assert server.seen[-1].headers["Authorization"] == "Bearer from-the-caller"
@@ -267,8 +268,8 @@ def test_rollback_uses_the_environment_it_is_given(tmp_path: Path, server: Recor
 def test_rollback_without_the_secret_fails_that_fault_only(tmp_path: Path, server: RecordingServer) -> None:
     experiment = write_experiment(tmp_path, [_secret_http_fault(server.url)])
     journal = Journal(tmp_path)
-    journal.write("intent", "lat", undo=undo.proxy_fault(server.url, "lat"))
-    journal.write("intent", "flag", undo=undo.experiment_fault(experiment, 0, "flag"))
+    journal.write("intent", "lat", undo=recipes.proxy_fault(server.url, "lat"))
+    journal.write("intent", "flag", undo=recipes.experiment_fault(experiment, 0, "flag"))
     outcomes = rollback(tmp_path, environ={})
     assert [(o.fault, o.ok) for o in outcomes] == [("flag", False), ("lat", True)]
     assert "environment variable TOKEN is not set" in outcomes[0].message
@@ -277,7 +278,7 @@ def test_rollback_without_the_secret_fails_that_fault_only(tmp_path: Path, serve
 
 
 def test_rollback_of_an_experiment_fault_whose_file_is_gone_is_reported(tmp_path: Path) -> None:
-    Journal(tmp_path).write("intent", "proc", undo=undo.experiment_fault(tmp_path / "moved.yaml", 0, "proc"))
+    Journal(tmp_path).write("intent", "proc", undo=recipes.experiment_fault(tmp_path / "moved.yaml", 0, "proc"))
     [outcome] = rollback(tmp_path)
     assert (outcome.fault, outcome.ok) == ("proc", False)
     assert outcome.message.startswith(f"cannot re-read fault 0 of {tmp_path / 'moved.yaml'} to undo it (")
@@ -289,7 +290,7 @@ def test_rollback_never_runs_another_faults_stop_after_the_file_was_edited(
     tmp_path: Path, server: RecordingServer
 ) -> None:
     experiment = write_experiment(tmp_path, [_secret_http_fault(server.url)])
-    Journal(tmp_path).write("intent", "renamed", undo=undo.experiment_fault(experiment, 0, "renamed"))
+    Journal(tmp_path).write("intent", "renamed", undo=recipes.experiment_fault(experiment, 0, "renamed"))
     [outcome] = rollback(tmp_path, environ={"TOKEN": "t"})
     assert (outcome.fault, outcome.ok) == ("renamed", False)
     assert "is now 'flag', not 'renamed'" in outcome.message
@@ -331,14 +332,14 @@ def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
 
     proc = subprocess.Popen(["sleep", "30"])
     try:
-        recipe = dict(undo.resume([proc.pid]))
+        recipe = dict(recipes.resume([proc.pid]))
         recipe["start_times"] = [1]  # as if the paused process had died and its PID gone to this one
         os.kill(proc.pid, signal.SIGSTOP)
         assert _wait_state(proc.pid, "T") == "T"
         assert undo.apply_undo(recipe) == "nothing left to do (processes gone)"
         time.sleep(0.1)
         assert process_state(proc.pid) == "T"  # untouched
-        assert undo.apply_undo(undo.resume([proc.pid])).startswith("resumed")
+        assert undo.apply_undo(recipes.resume([proc.pid])).startswith("resumed")
         assert _wait_state(proc.pid, "SR") in "SR"
     finally:
         proc.kill()

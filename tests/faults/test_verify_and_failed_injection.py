@@ -116,7 +116,7 @@ def test_rollback_of_a_run_whose_only_injection_failed_has_nothing_to_do(
 
 
 def test_process_targets_show_the_argv_with_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.faults.command_faults import secret_values, shown_argv
+    from harness.faults.masking import secret_values, shown_argv
 
     monkeypatch.setenv("API_TOKEN", "s3cr3t-value")
     monkeypatch.setenv("TARGET_PID_FILE", "/run/app2.pid")
