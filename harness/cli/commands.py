@@ -13,6 +13,7 @@ from harness.reports.plan_text import describe_plan
 from harness.result import RESULT_NAME
 from harness.run.progress import Snapshot
 from harness.spec.loader import BUNDLED_ROOT, load_experiment, load_profile
+from harness.spec.slo_files import import_slos
 from harness.spec.source import DocumentError, read_all_documents
 
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -57,8 +58,6 @@ def validate_file(path: Path) -> str:
     if kind == "LoadProfile":
         return f"load profile {load_profile(path).profile.metadata.name}"
     if api.startswith("openslo/") or api == "prometheus/v1" or api.startswith("sloth.slok.dev/"):
-        from harness.spec.imports import import_slos
-
         return f"SLO file ({', '.join(slo.name for slo in import_slos(path))})"
     line = doc.line_of(("kind",)) or 1
     raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment or LoadProfile "

@@ -13,6 +13,7 @@ from harness.errors import SpecError
 from harness.spec.checks import check_experiment
 from harness.spec.models import Experiment, ImportSLO, InlineSLO
 from harness.spec.profile import LoadProfile
+from harness.spec.slo_files import import_slos
 from harness.spec.source import (
     Document,
     DocumentError,
@@ -186,8 +187,6 @@ def find_profile(reference: str, experiment_path: Path) -> Path | None:
 
 def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> LoadedExperiment:
     """Read, validate and resolve an experiment. Raises SpecError listing every problem found."""
-    from harness.spec.imports import import_slos
-
     doc = read(path)
     experiment = parse_model(doc, Experiment, environ)
     references = env_references(doc.data, environ)

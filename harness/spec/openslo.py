@@ -40,15 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from harness.spec.imports import (
-    Findings,
-    Mapped,
-    build_slo,
-    counter_selector,
-    has_window,
-    slug,
-    window_expression,
-)
+from harness.spec.imports import Findings, Mapped, build_slo, counter_selector, has_window, slug, window_expression
 from harness.spec.source import Loc
 
 log = logging.getLogger(__name__)

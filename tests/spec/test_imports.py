@@ -13,10 +13,11 @@ import yaml
 
 from harness.errors import SpecError
 from harness.promql import increase_query
-from harness.spec.imports import import_slos, window_expression
+from harness.spec.imports import window_expression
 from harness.spec.loader import load_experiment
 from harness.spec.models import InlineSLO
 from harness.spec.openslo import parse_openslo_duration
+from harness.spec.slo_files import import_slos
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "imports"
 DAY = 86400.0
