@@ -19,7 +19,7 @@ import requests
 from harness.errors import FaultError
 from harness.platform.local import httpwire
 from harness.platform.local.faultproxy import FaultProxy, FaultProxyClient, Route, parse_listen
-from harness.platform.local.faults import FaultSpec, FaultSpecError, decide, parse_fault
+from harness.platform.local.proxy_rules import FaultSpec, FaultSpecError, decide, parse_fault
 from harness.procs import free_port
 
 T = TypeVar("T")

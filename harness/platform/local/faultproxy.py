@@ -33,7 +33,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from harness.errors import FaultError
 from harness.platform.local import httpwire
-from harness.platform.local.faults import (
+from harness.platform.local.proxy_rules import (
     ACTIONS,
     Decision,
     FaultSpec,
