@@ -40,8 +40,10 @@ ALLOWED: dict[str, frozenset[str]] = {
         "run": ("errors", "evidence", "faults", "judge", "load", "plan", "platform", "prom", "promql", "result",
                 "spec"),
         "reports": ("judge", "load", "plan", "result", "run", "spec"),
-        "api": ("faults", "plan", "result", "run", "spec"),
-        "cli": ("api", "errors", "faults", "judge", "logs", "plan", "reports", "result", "run", "spec", ROOT),
+        "api": ("errors", "faults", "plan", "result", "run", "spec"),
+        "gate": ("api", "errors", "judge", "plan", "reports", "result", "run", "spec"),
+        "cli": ("api", "errors", "faults", "gate", "judge", "logs", "plan", "reports", "result", "run", "spec",
+                ROOT),
         "__main__": ("cli",),
     }.items()
 }

@@ -2,70 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
+from harness.api import find_files, validate_file
 from harness.errors import SpecError
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID
 from harness.plan import build_plan
 from harness.reports.console import progress_line, summary
 from harness.reports.plan_text import describe_plan
 from harness.result import RESULT_NAME
-from harness.run.progress import Snapshot
-from harness.spec.loader import BUNDLED_ROOT, load_experiment, load_profile
-from harness.spec.slo_files import import_slos
-from harness.spec.source import DocumentError, read_all_documents
+from harness.run.progress import ProgressSink, Snapshot
+from harness.spec.loader import BUNDLED_ROOT, load_experiment
 
-FILE_SUFFIXES = (".yaml", ".yml", ".json")
 DEMO_EXPERIMENTS = (
     ("shop-survives-replica-kill.yaml", "PASS"),
     ("checkout-latency-regression.yaml", "FAIL"),
 )
 
 
-def _files(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    files, problems = [], []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in FILE_SUFFIXES and p.is_file())
-            if not found:
-                problems.append(f"{path}: no .yaml, .yml or .json files in this folder")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(f"{path}: no such file or folder")
-    return files, problems
-
-
-def validate_file(path: Path) -> str:
-    """Validate one file by its kind; returns what it is, raises SpecError with every problem."""
-    try:
-        docs = read_all_documents(path)
-    except DocumentError as err:
-        raise SpecError([err.problem.render()]) from None
-    if not docs:
-        raise SpecError([f"{path}: the file is empty"])
-    doc = docs[0]
-    data = doc.data if isinstance(doc.data, dict) else {}
-    if isinstance(doc.data, list) and doc.data and isinstance(doc.data[0], dict):
-        data = doc.data[0]  # OpenSLO also allows a list of documents
-    kind, api = data.get("kind"), str(data.get("apiVersion", data.get("version", "")))
-    if kind == "Experiment":
-        loaded = load_experiment(path)
-        build_plan(loaded)
-        return f"experiment {loaded.name}"
-    if kind == "LoadProfile":
-        return f"load profile {load_profile(path).profile.metadata.name}"
-    if api.startswith("openslo/") or api == "prometheus/v1" or api.startswith("sloth.slok.dev/"):
-        return f"SLO file ({', '.join(slo.name for slo in import_slos(path))})"
-    line = doc.line_of(("kind",)) or 1
-    raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment or LoadProfile "
-                     "(or an OpenSLO / Sloth SLO file)"])
-
-
 def validate(paths: list[Path]) -> int:
-    files, problems = _files(paths)
+    files, problems = find_files(paths)
     for path in files:
         try:
             what = validate_file(path)
@@ -88,19 +46,23 @@ def plan(path: Path) -> int:
     return 0
 
 
-def _progress(quiet: bool) -> object:
+def progress_sink(quiet: bool, prefix: str = "") -> ProgressSink | None:
+    """Live progress on stderr, each line led by `prefix` (a gate's "[2/5] "); None when quiet."""
     if quiet:
         return None
-    import logging
-
     # the run's steps (platform up, phases, faults injected and reverted) interleave with progress
     logging.getLogger("harness.run").setLevel(min(logging.getLogger("harness").getEffectiveLevel(), logging.INFO))
 
     def show(snapshot: Snapshot) -> None:
-        sys.stderr.write(progress_line(snapshot) + "\n")
+        sys.stderr.write(prefix + progress_line(snapshot) + "\n")
         sys.stderr.flush()
 
     return show
+
+
+def progress_every() -> float:
+    """Seconds between progress lines: often on a terminal, sparingly in a CI log."""
+    return 2.0 if sys.stderr.isatty() else 5.0
 
 
 def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
@@ -108,8 +70,8 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: 
 
     loaded = load_experiment(path)
     print(f"running {loaded.name} ({path}) on platform {loaded.experiment.target.platform}", file=sys.stderr)
-    options = RunOptions(output=output, stop_file=stop_file, progress=_progress(quiet),  # type: ignore[arg-type]
-                         progress_every_s=2.0 if sys.stderr.isatty() else 5.0)
+    options = RunOptions(output=output, stop_file=stop_file, progress=progress_sink(quiet),
+                         progress_every_s=progress_every())
     result = run_experiment(loaded, options)
     summary(result, full_reasons=verbose)
     print(f"  result: {Path(result.run_dir or '.') / RESULT_NAME}")

@@ -14,8 +14,9 @@ from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
 
 log = logging.getLogger("harness")
 
-ONE_EXPERIMENT = ("harness run takes one experiment; to run several, use `harness gate a.yaml b.yaml` "
-                  "(not built yet in this version: run them one at a time)")
+ONE_EXPERIMENT = "harness run takes one experiment; to run several as one check, use `harness gate a.yaml b.yaml`"
+NOT_BUILT_FLAGS = {"html": "--html (the HTML report)", "compare": "--compare (history comparison)",
+                   "baseline": "--baseline (history comparison)", "history": "--history (history comparison)"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +35,23 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(run)
     demo = sub.add_parser("demo", help="run the bundled demo game day on the local platform")
     _run_options(demo)
+    gate = sub.add_parser("gate", help="run experiments as one CI gate: JUnit, Markdown, one exit code")
+    gate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiment files or folders")
+    gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
+    gate.add_argument("--markdown", type=Path, metavar="FILE", help="write the Markdown summary here")
+    gate.add_argument("--junit-flavour", choices=("default", "xunit2"), default="default",
+                      help="xunit2: no file/line on testcases, for consumers that validate against junit-10.xsd")
+    gate.add_argument("--allow-inconclusive", action="store_true",
+                      help="INCONCLUSIVE runs warn (JUnit <skipped>) instead of failing the gate")
+    for flag in NOT_BUILT_FLAGS:
+        gate.add_argument(f"--{flag}", help=argparse.SUPPRESS)
+    _run_options(gate)
+    report = sub.add_parser("report", help="a report of a finished run, from its folder alone")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--format", choices=("markdown", "junit", "html"), default="markdown")
+    report.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    report.add_argument("--junit-flavour", choices=("default", "xunit2"), default="default")
+    report.add_argument("--allow-inconclusive", action="store_true")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -91,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from harness.cli import commands
+    from harness.cli import commands, gate_commands
     from harness.faults.types import load_plugins
 
     load_plugins()  # fault types of installed packages, before any file is read
@@ -107,9 +125,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.run(args.files[0], args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "demo":
         return commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
+    if args.command == "gate":
+        return _gate(args)
+    if args.command == "report":
+        return gate_commands.report(args.run_dir, args.format, args.output, args.allow_inconclusive,
+                                    args.junit_flavour)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from harness.cli import gate_commands
+
+    unbuilt = [NOT_BUILT_FLAGS[flag] for flag in NOT_BUILT_FLAGS if getattr(args, flag) is not None]
+    if unbuilt:
+        raise SpecError([f"harness gate: {', '.join(unbuilt)} {gate_commands.NOT_BUILT}; nothing was started"])
+    return gate_commands.gate(gate_commands.GateArgs(
+        args.paths, args.output, args.junit, args.markdown, args.junit_flavour, args.allow_inconclusive,
+        args.stop_file, args.quiet, args.verbose))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from harness.reports.figures import num as _num
+from harness.reports.figures import pct as _pct
 from harness.result.model import ExpectationResult, FaultResult, RunResult, SloResult
 from harness.run.progress import Snapshot
 
@@ -15,18 +17,6 @@ _COLOURS = {"PASS": "32", "FAIL": "31", "INCONCLUSIVE": "33", "ABORTED": "35", "
 def _paint(text: str, verdict: str, colour: bool) -> str:
     code = _COLOURS.get(verdict)
     return f"\033[{code}m{text}\033[0m" if colour and code else text
-
-
-def _pct(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if 0 < abs(value) * 100 < 10 ** -digits:  # tiny but not zero: show its significant digits
-        return f"{value * 100:.2g}%"
-    return f"{value * 100:.{digits}f}%"
-
-
-def _num(value: float | None, fmt: str = "{:.2f}") -> str:
-    return "-" if value is None else fmt.format(value)
 
 
 def progress_line(snapshot: Snapshot) -> str:

@@ -165,6 +165,16 @@ class TimelineEvent(ResultPart):
     detail: str = ""
 
 
+class SourceRef(ResultPart):
+    """Where the experiment came from: what gates and reports point at, and what history compares by."""
+
+    file: str
+    fingerprint: str | None = None
+    """Hash of the experiment, its load profile and SLO files: runs with the same one are comparable."""
+    lines: Mapping[str, int] = Field(default_factory=dict)
+    """The line of each check in the file (`hypothesis.<slo>`, `hypothesis.<slo>.max_burn_rate`, `expect[0]`...)."""
+
+
 class RunResult(ResultPart):
     """A whole run. `verdict` is None only in a result written before the run concluded."""
 
@@ -192,6 +202,7 @@ class RunResult(ResultPart):
     warnings: tuple[str, ...] = ()
     scrape_interval: ScrapeInterval = Field(default_factory=ScrapeInterval)
     events: tuple[TimelineEvent, ...] = ()
+    source: SourceRef | None = None
 
     def slo(self, name: str) -> SloResult:
         for slo in self.slos:

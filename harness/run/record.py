@@ -50,3 +50,5 @@ class RunRecord:
     prometheus_url: str | None = None
     scrape_interval_s: float | None = None
     interval_source: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
+    """The experiment file, its fingerprint and the line of each check (see LoadedExperiment.check_lines)."""

@@ -93,6 +93,7 @@ def run_result(state: RunRecord) -> RunResult:
         "warnings": state.warnings,
         "scrape_interval": {"seconds": state.scrape_interval_s, "source": state.interval_source},
         "events": [event.model_dump() for event in timeline(state)],
+        **({"source": state.source} if state.source else {}),
     })
 
 

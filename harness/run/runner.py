@@ -99,7 +99,9 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         problem = f"--output {options.output}: cannot create the run folder {run_dir}: {err.strerror}"
         raise SpecError([problem]) from None
     state = RunRecord(loaded.name, run_id, run_dir, loaded.experiment.target.platform, options.clock(),
-                     slo_sources=dict(loaded.slo_sources))
+                     slo_sources=dict(loaded.slo_sources),
+                     source={"file": str(loaded.path), "fingerprint": loaded.fingerprint(),
+                             "lines": loaded.check_lines()})
     faults = FaultRunner(Journal(run_dir), lambda slot: _fault_context(slot, loaded, platform_ref, run_dir, run_id),
                          options.clock, options.interrupts.shield, _halting_sleep(options))
     platform_ref: list[Platform] = []

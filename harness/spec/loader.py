@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,10 +58,45 @@ class LoadedExperiment:
     slo_sources: Mapping[str, str]
     load: LoadedProfile
     alert_rules: tuple[Path, ...] = ()
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+    """The line of each field in the experiment file (what reports and CI annotations point at)."""
 
     @property
     def name(self) -> str:
         return self.experiment.metadata.name
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of `loc`, or of its nearest parent that has one."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(loc[:end])
+            if line is not None:
+                return line
+        return None
+
+    def check_lines(self) -> dict[str, int]:
+        """Where each judged check is written: `hypothesis.<slo>` (and `.max_budget_consumed`,
+        `.max_burn_rate`), `expect[<i>]`, `faults`, `metadata`."""
+        found: dict[str, int | None] = {"metadata": self.line_of(("metadata",)), "faults": self.line_of(("faults",))}
+        for index, hypothesis in enumerate(self.experiment.hypothesis):
+            key = f"hypothesis.{hypothesis.slo}"
+            found[key] = self.line_of(("hypothesis", index))
+            for limit in ("max_budget_consumed", "max_burn_rate"):
+                found[f"{key}.{limit}"] = self.line_of(("hypothesis", index, limit))
+        for index, _ in enumerate(self.experiment.expect):
+            found[f"expect[{index}]"] = self.line_of(("expect", index))
+        return {key: line for key, line in found.items() if line is not None}
+
+    def fingerprint(self) -> str:
+        """What makes two runs comparable: the content of the experiment, its load profile (and
+        locustfile) and its imported SLO files; a change to any of them starts a new history."""
+        digest = hashlib.sha256()
+        sources = {self.path, self.load.path, *(Path(p) for p in self.slo_sources.values() if p != "inline")}
+        if self.load.locustfile is not None:
+            sources.add(self.load.locustfile)
+        for path in sorted(sources):
+            digest.update(path.name.encode() + b"\0")
+            digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+        return digest.hexdigest()[:16]
 
     def slo(self, name: str) -> InlineSLO:
         for slo in self.slos:
@@ -227,4 +263,4 @@ def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> Loa
     problems.extend(_rendered(checked, references))
     if problems or loaded_profile is None:
         raise SpecError(problems)
-    return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules)
+    return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules, doc.lines)

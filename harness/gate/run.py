@@ -1,0 +1,234 @@
+"""Running a gate: validate every file first, run each experiment in turn, write the reports for what ran.
+
+Nothing here prints: the caller gets callbacks for live progress and a GateReport at the end. A
+SIGINT or SIGTERM (a cancelled CI job) during a run halts it the way it halts any run (faults
+reverted); between runs it stops the gate. Either way no further experiment starts, and the JUnit
+and Markdown files are still written for what ran, the rest listed as not run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from harness.api import find_files, load_experiment, run_experiment, validate_file
+from harness.errors import SpecError
+from harness.gate.outcome import GateOutcome, gate_outcome
+from harness.plan import build_plan
+from harness.reports.checks import Entry, interrupted
+from harness.reports.github import error_annotations
+from harness.reports.junit import Flavour, junit_xml
+from harness.reports.markdown import MAX_BYTES, gate_markdown
+from harness.result.model import RunResult
+from harness.run.progress import ProgressSink
+from harness.run.runner import RunOptions
+from harness.spec.loader import LoadedExperiment
+from harness.spec.source import DocumentError, read_all_documents
+
+NOT_RUN_INTERRUPTED = "the gate was interrupted before it started"
+
+
+@dataclass(frozen=True)
+class GateOutputs:
+    junit: Path | None = None
+    markdown: Path | None = None
+    junit_flavour: Flavour = "default"
+
+    def paths(self) -> list[tuple[str, Path]]:
+        return [(flag, path) for flag, path in (("--junit", self.junit), ("--markdown", self.markdown))
+                if path is not None]
+
+
+@dataclass
+class GateOptions:
+    output: Path = Path("runs")
+    outputs: GateOutputs = field(default_factory=GateOutputs)
+    allow_inconclusive: bool = False
+    stop_file: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    on_start: Callable[[int, int, LoadedExperiment], None] | None = None
+    """Called before experiment `index` (1-based) of `total` starts."""
+    on_result: Callable[[int, int, RunResult], None] | None = None
+    progress: Callable[[int, int], ProgressSink | None] | None = None
+    """The live-progress sink for experiment `index` of `total` (None: no progress)."""
+    progress_every_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class GateReport:
+    entries: tuple[Entry, ...]
+    outcome: GateOutcome
+    stopped: str | None
+    """Why the gate stopped before its last experiment (a signal), or None."""
+    written: tuple[Path, ...]
+    annotations: tuple[str, ...]
+
+
+def prepare_gate(paths: Sequence[Path], outputs: GateOutputs) -> list[LoadedExperiment]:
+    """Every experiment under these paths, validated and planned, and every other file validated too:
+    SpecError lists every problem of every file at once (and of the output paths), before anything runs."""
+    files, problems = find_files(paths)
+    experiments: list[LoadedExperiment] = []
+    for path in files:
+        try:
+            if _is_experiment(path):
+                loaded = load_experiment(path)
+                build_plan(loaded)
+                experiments.append(loaded)
+            else:
+                validate_file(path)
+        except SpecError as err:
+            problems.extend(err.problems)
+    problems += output_problems(outputs)
+    if not experiments and not problems:
+        problems.append(f"{', '.join(str(p) for p in paths)}: no experiment (kind: Experiment) to run")
+    names: dict[str, Path] = {}
+    for loaded in experiments:
+        earlier = names.setdefault(loaded.name, loaded.path)
+        if earlier != loaded.path:
+            problems.append(f"{loaded.path}: metadata.name {loaded.name!r} is also the name of {earlier}: "
+                            "a gate tells its experiments apart by name (JUnit suites, history): rename one")
+    if problems:
+        raise SpecError(problems)
+    return experiments
+
+
+def output_problems(outputs: GateOutputs) -> list[str]:
+    """What keeps a report from being written, found before anything runs."""
+    problems = []
+    for flag, path in outputs.paths():
+        folder = path.parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if path.is_dir():
+            problems.append(f"{flag} {path}: is a folder: give a file name, e.g. {path / 'report'}")
+        elif path.exists() and not os.access(path, os.W_OK):
+            problems.append(f"{flag} {path}: the file is not writable")
+        elif existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
+            problems.append(f"{flag} {path}: cannot create it in {existing} (not a writable folder)")
+    return problems
+
+
+def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> GateReport:
+    """Run each experiment in turn; stop starting new ones once one was interrupted by a signal."""
+    total = len(experiments)
+    entries: list[Entry] = []
+    stopped: str | None = None
+    with _stop_between_runs() as between:
+        for index, loaded in enumerate(experiments, start=1):
+            stopped = stopped or between.reason
+            if stopped is not None:
+                entries.append(Entry(loaded.name, shown_path(loaded.path), None, f"{NOT_RUN_INTERRUPTED} ({stopped})"))
+                continue
+            result = _run_one(index, total, loaded, options)
+            entries.append(Entry(loaded.name, shown_path(loaded.path), result))
+            if interrupted(result):
+                stopped = result.halted
+    outcome = gate_outcome([entry.verdict for entry in entries], options.allow_inconclusive)
+    written = write_outputs(entries, outcome, options)
+    github = options.environ.get("GITHUB_ACTIONS") == "true"
+    return GateReport(tuple(entries), outcome, stopped, tuple(written),
+                      tuple(error_annotations(entries)) if github else ())
+
+
+def _run_one(index: int, total: int, loaded: LoadedExperiment, options: GateOptions) -> RunResult:
+    if options.on_start is not None:
+        options.on_start(index, total, loaded)
+    sink = options.progress(index, total) if options.progress is not None else None
+    run_options = RunOptions(output=options.output, stop_file=options.stop_file, progress=sink,
+                             progress_every_s=options.progress_every_s)
+    result = run_experiment(loaded, run_options)
+    if options.on_result is not None:
+        options.on_result(index, total, result)
+    return result
+
+
+def write_outputs(entries: Sequence[Entry], outcome: GateOutcome, options: GateOptions) -> list[Path]:
+    outputs = options.outputs
+    written = []
+    markdown = gate_markdown(entries, outcome.headline, outcome.verdict)
+    if outputs.junit is not None:
+        xml = junit_xml(entries, allow_inconclusive=options.allow_inconclusive, flavour=outputs.junit_flavour,
+                        commit=git_commit(entries, options.environ))
+        written.append(_write(outputs.junit, xml))
+    if outputs.markdown is not None:
+        written.append(_write(outputs.markdown, markdown))
+    summary = options.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        path = Path(summary)
+        size = path.stat().st_size if path.is_file() else 0
+        if size + len(markdown.encode()) <= MAX_BYTES:
+            with path.open("a", encoding="utf-8") as out:
+                out.write(markdown + "\n")
+            written.append(path)
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def shown_path(path: Path) -> str:
+    """A path as CI tools resolve it: relative to the working folder (the checkout) when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def git_commit(entries: Sequence[Entry], environ: Mapping[str, str]) -> str | None:
+    """The commit under test: GITHUB_SHA / CI_COMMIT_SHA when CI gives it, else the experiments' checkout."""
+    for name in ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"):
+        if environ.get(name):
+            return environ[name]
+    folder = Path(entries[0].file).resolve().parent if entries else Path.cwd()
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _is_experiment(path: Path) -> bool:
+    try:
+        documents = read_all_documents(path)
+    except DocumentError:
+        return False  # validate_file reports it
+    first = documents[0].data if documents else None
+    return isinstance(first, dict) and first.get("kind") == "Experiment"
+
+
+class _BetweenRuns:
+    """SIGINT/SIGTERM while no run is in progress: remember it, and start no further experiment (a run in
+    progress installs its own handlers, which halt that run and revert its faults)."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.reason = self.reason or f"interrupted by {signal.Signals(signum).name}"
+
+
+@contextmanager
+def _stop_between_runs() -> Iterator[_BetweenRuns]:
+    between = _BetweenRuns()
+    if threading.current_thread() is not threading.main_thread():
+        yield between
+        return
+    previous = {sig: signal.signal(sig, between.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield between
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

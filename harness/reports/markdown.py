@@ -1,0 +1,90 @@
+"""The Markdown summary of a gate (or of one run): the verdict first, a table, the details folded.
+
+It is what `$GITHUB_STEP_SUMMARY` shows, so it stays under GitHub's 1 MiB limit: when the details
+would not fit, they are cut from the end and the cut is said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.reports.checks import Check, Entry
+from harness.reports.figures import num, pct
+from harness.result.model import RunResult
+
+MAX_BYTES = 1024 * 1024
+_MARK = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️", "ABORTED": "🛑", "ERROR": "💥"}
+_CUT = "\n\n_The details were cut here to stay under GitHub's 1 MiB step-summary limit; every run's " \
+       "result.json has them all._\n"
+
+
+def gate_markdown(entries: Sequence[Entry], headline: str, verdict: str, title: str = "Resilience gate") -> str:
+    head = [f"## {_MARK.get(verdict, '')} {title}: {verdict}".replace("  ", " "), "", headline, "",
+            "| experiment | verdict | SLI per phase | budget consumed | peak burn |", "|---|---|---|---|---|"]
+    head += [_row(entry) for entry in entries]
+    details = [_details(entry) for entry in entries]
+    return _fit("\n".join(head) + "\n", details)
+
+
+def _row(entry: Entry) -> str:
+    result = entry.result
+    if result is None:
+        return f"| {_cell(entry.name)} | NOT RUN | {_cell(entry.not_run)} | | |"
+    slis = "<br>".join(f"{_cell(slo.name)}: " + " · ".join(f"{phase} {pct(p.sli, 2)}" for phase, p in
+                                                          slo.judged_phases.items()) for slo in result.slos)
+    budget = "<br>".join(f"{_cell(slo.name)} {pct(slo.budget_consumed, 2)}" for slo in result.slos)
+    burn = "<br>".join(f"{_cell(slo.name)} {num(slo.peak_burn_rate)}" for slo in result.slos)
+    verdict = f"{_MARK.get(str(result.verdict), '')} {result.verdict}"
+    return f"| {_cell(entry.name)} | {verdict} | {slis or '-'} | {budget or '-'} | {burn or '-'} |"
+
+
+def _details(entry: Entry) -> str:
+    lines = [f"<details><summary>{_html(entry.name)}: {_verdict_text(entry)}</summary>", ""]
+    result = entry.result
+    if result is not None:
+        lines += [f"Experiment `{entry.file}`, run `{result.run_id}`"
+                  + (f", result `{result.run_dir}/result.json`" if result.run_dir else "") + ".", ""]
+        if result.reason and result.verdict != "PASS":
+            lines += [f"**Why:** {_cell(result.reason)}", ""]
+    lines += ["| check | verdict | reason | line |", "|---|---|---|---|"]
+    lines += [_check_row(check) for check in entry.checks()]
+    if result is not None:
+        lines += _problems(result)
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _check_row(check: Check) -> str:
+    return (f"| {_cell(check.name)} | {_MARK.get(check.verdict, '')} {check.verdict} | {_cell(check.reason)} | "
+            f"{check.line if check.line is not None else ''} |")
+
+
+def _problems(result: RunResult) -> list[str]:
+    notes = [f"- problem: {_cell(p)}" for p in result.problems] + [f"- warning: {_cell(w)}" for w in result.warnings]
+    return ["", *notes] if notes else []
+
+
+def _verdict_text(entry: Entry) -> str:
+    return "NOT RUN" if entry.result is None else str(entry.result.verdict)
+
+
+def _fit(head: str, details: list[str]) -> str:
+    text = head + "\n" + "".join(details)
+    if len(text.encode()) <= MAX_BYTES:
+        return text
+    budget = MAX_BYTES - len(head.encode()) - len(_CUT.encode()) - 1
+    kept = ""
+    for part in details:
+        if len((kept + part).encode()) > budget:
+            break
+        kept += part
+    return head + "\n" + kept + _CUT
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a table cell: pipes escaped, one line, no HTML."""
+    return _html(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
