@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.commands import validate_file
+from harness.api import validate_file
 from harness.plan import build_plan
 from harness.reports.plan_text import describe_plan
 from harness.spec.loader import load_experiment, load_profile
