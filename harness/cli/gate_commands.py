@@ -38,7 +38,7 @@ class GateArgs:
 
 def gate(args: GateArgs) -> int:
     outputs = GateOutputs(args.junit, args.markdown, args.junit_flavour)
-    experiments = prepare_gate(args.paths, outputs)
+    experiments = prepare_gate(args.paths, outputs, args.stop_file)
     print(f"gate: {len(experiments)} experiment(s), validated: "
           f"{', '.join(loaded.name for loaded in experiments)}", file=sys.stderr)
 

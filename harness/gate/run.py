@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from harness.api import find_files, load_experiment, run_experiment, validate_file
-from harness.errors import SpecError
+from harness.errors import HarnessError, SpecError
 from harness.gate.outcome import GateOutcome, gate_outcome
 from harness.plan import build_plan
 from harness.reports.checks import Entry, interrupted
@@ -32,7 +32,7 @@ from harness.run.runner import RunOptions
 from harness.spec.loader import LoadedExperiment
 from harness.spec.source import DocumentError, read_all_documents
 
-NOT_RUN_INTERRUPTED = "the gate was interrupted before it started"
+NOT_RUN_INTERRUPTED = "the gate was stopped before it started"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class GateReport:
     annotations: tuple[str, ...]
 
 
-def prepare_gate(paths: Sequence[Path], outputs: GateOutputs) -> list[LoadedExperiment]:
+def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | None = None) -> list[LoadedExperiment]:
     """Every experiment under these paths, validated and planned, and every other file validated too:
     SpecError lists every problem of every file at once (and of the output paths), before anything runs."""
     files, problems = find_files(paths)
@@ -87,6 +87,8 @@ def prepare_gate(paths: Sequence[Path], outputs: GateOutputs) -> list[LoadedExpe
         except SpecError as err:
             problems.extend(err.problems)
     problems += output_problems(outputs)
+    if stop_file is not None and stop_file.exists():
+        problems.append(f"--stop-file {stop_file} already exists: remove it first, or the gate would halt at once")
     if not experiments and not problems:
         problems.append(f"{', '.join(str(p) for p in paths)}: no experiment (kind: Experiment) to run")
     names: dict[str, Path] = {}
@@ -122,11 +124,15 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
     stopped: str | None = None
     with _stop_between_runs() as between:
         for index, loaded in enumerate(experiments, start=1):
-            stopped = stopped or between.reason
+            stopped = stopped or between.reason or _kill_switch(options.stop_file)
             if stopped is not None:
                 entries.append(Entry(loaded.name, shown_path(loaded.path), None, f"{NOT_RUN_INTERRUPTED} ({stopped})"))
                 continue
-            result = _run_one(index, total, loaded, options)
+            try:
+                result = _run_one(index, total, loaded, options)
+            except HarnessError as err:  # one experiment that cannot run must not lose the others' reports
+                entries.append(Entry(loaded.name, shown_path(loaded.path), None, f"could not run: {err}"))
+                continue
             entries.append(Entry(loaded.name, shown_path(loaded.path), result))
             if interrupted(result):
                 stopped = result.halted
@@ -135,6 +141,12 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
     github = options.environ.get("GITHUB_ACTIONS") == "true"
     return GateReport(tuple(entries), outcome, stopped, tuple(written),
                       tuple(error_annotations(entries)) if github else ())
+
+
+def _kill_switch(stop_file: Path | None) -> str | None:
+    if stop_file is not None and stop_file.exists():
+        return f"kill switch: stop file {stop_file} appeared"
+    return None
 
 
 def _run_one(index: int, total: int, loaded: LoadedExperiment, options: GateOptions) -> RunResult:
