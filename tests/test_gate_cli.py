@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml
 
+from harness.result import write_run_result
 from tests.reports.results import checkout_result
 from tests.test_cli_offline import ROOT, run_cli
 
@@ -63,12 +64,64 @@ def test_a_folder_without_experiments_and_duplicate_names(capsys: pytest.Capture
     assert code == 2 and "metadata.name 'shop-survives-replica-kill' is also the name of" in err
 
 
-def test_options_not_built_yet_are_refused_plainly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run_cli(capsys, "gate", str(EXPERIMENTS), "--html", str(tmp_path / "r.html"),
-                           "--compare", "last-pass", "--output", str(tmp_path / "runs"))
-    assert code == 2
-    assert "--html (the HTML report), --compare (history comparison) is not built yet" in err
+def test_a_corrupt_or_foreign_history_and_an_unknown_baseline_stop_the_gate_before_it_starts(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    (history / "broken").mkdir(parents=True)
+    (history / "broken" / "result.json").write_text("{not json")
+    (history / "foreign").mkdir()
+    (history / "foreign" / "result.json").write_text('{"kind": "GameDay", "apiVersion": "harness/v1"}')
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(capsys, "gate", str(EXPERIMENTS), "--compare", "last-pass", "--history", str(history),
+                           "--output", str(runs))
+    assert code == 2 and not runs.exists()
+    assert f"--history {history}: {history / 'broken' / 'result.json'}: not a readable result file" in err
+    assert "not a run result of this harness (kind 'GameDay'" in err
+    write_run_result(checkout_result(run_id="r1"), history / "r1")
+    (history / "broken").joinpath("result.json").unlink()
+    (history / "foreign").joinpath("result.json").unlink()
+    code, _, err = run_cli(capsys, "gate", str(EXPERIMENTS), "--baseline", "nope", "--history", str(history),
+                           "--output", str(runs))
+    assert code == 2 and "--baseline nope: no finished run with this id" in err and not runs.exists()
+    code, _, err = run_cli(capsys, "gate", str(EXPERIMENTS), "--baseline", "r1", "--history", str(history),
+                           "--output", str(runs))
+    assert code == 2 and "--baseline r1: a run of 'checkout', which is not among the experiments" in err
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--compare", "0"], "must be at least 1"),
+    (["--compare", "lastpass"], "give last-pass or a number of runs"),
+    (["--regression-tolerance", "lots"], "give a relative tolerance like 20% or 0.2"),
+    (["--regression", "maybe"], "invalid choice: 'maybe'"),
+])
+def test_bad_comparison_options_are_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  flags: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(capsys, "gate", str(EXPERIMENTS), *flags, "--output", str(tmp_path / "runs"))
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_compare_and_baseline_together_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "gate", str(EXPERIMENTS), "--compare", "3", "--baseline", "r1")
+    assert code == 2 and "give one of them" in err
+
+
+def test_history_lists_the_runs_of_an_experiment_newest_first(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    for run_id, started in (("r1", 100.0), ("r2", 200.0)):
+        write_run_result(checkout_result(run_id=run_id, started=started), tmp_path / run_id)
+    write_run_result(checkout_result(run_id="other", experiment="other"), tmp_path / "other")
+    code, out, _ = run_cli(capsys, "history", "checkout", "--history", str(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"2 run(s) of checkout in {tmp_path}, newest first"
+    assert lines[1].startswith("r2  FAIL  avail: baseline 100.00% fault 99.94%; budget 0.0100%; peak burn 0.06")
+    assert lines[2].startswith("r1  FAIL")
+    code, out, _ = run_cli(capsys, "history", "nothing-ran", "--history", str(tmp_path))
+    assert code == 0 and out == f"no finished runs of nothing-ran in {tmp_path}\n"
+    code, _, err = run_cli(capsys, "history", "missing.yaml", "--history", str(tmp_path))
+    assert code == 2 and "missing.yaml" in err
 
 
 def test_an_existing_stop_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -109,5 +162,17 @@ def test_report_refuses_what_it_cannot_read(capsys: pytest.CaptureFixture[str], 
     (corrupt / "result.json").write_text("{not json")
     code, _, err = run_cli(capsys, "report", str(corrupt))
     assert code == 2 and "not a readable result file" in err
-    code, _, err = run_cli(capsys, "report", str(_run_folder(tmp_path)), "--format", "html")
-    assert code == 2 and "the HTML report is not built yet" in err
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(capsys, "report", str(corrupt), "--format", "pdf")
+    assert stopped.value.code == 2 and "invalid choice: 'pdf'" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    code, _, err = run_cli(capsys, "report", str(corrupt), "--output", str(tmp_path / "file" / "report.html"))
+    assert code == 2 and "--output" in err and "not a writable folder" in err
+
+
+def test_an_html_report_without_series_says_so_and_keeps_every_number(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "report", str(_run_folder(tmp_path)), "--format", "html")
+    assert code == 0 and out.startswith("<!DOCTYPE html>")
+    assert "No plots: " in out and "series.json: no series were captured for this run" in out
+    assert "1200 bad of 1600 events" in out

@@ -10,13 +10,12 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, SpecError, UnsupportedError
+from harness.history.compare import DEFAULT_TOLERANCE, CompareRule
 from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
 
 log = logging.getLogger("harness")
 
 ONE_EXPERIMENT = "harness run takes one experiment; to run several as one check, use `harness gate a.yaml b.yaml`"
-NOT_BUILT_FLAGS = {"html": "--html (the HTML report)", "compare": "--compare (history comparison)",
-                   "baseline": "--baseline (history comparison)", "history": "--history (history comparison)"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,12 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiment files or folders")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
     gate.add_argument("--markdown", type=Path, metavar="FILE", help="write the Markdown summary here")
+    gate.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report (one self-contained file) here")
     gate.add_argument("--junit-flavour", choices=("default", "xunit2"), default="default",
                       help="xunit2: no file/line on testcases, for consumers that validate against junit-10.xsd")
     gate.add_argument("--allow-inconclusive", action="store_true",
                       help="INCONCLUSIVE runs warn (JUnit <skipped>) instead of failing the gate")
-    for flag in NOT_BUILT_FLAGS:
-        gate.add_argument(f"--{flag}", help=argparse.SUPPRESS)
+    _compare_options(gate)
     _run_options(gate)
     report = sub.add_parser("report", help="a report of a finished run, from its folder alone")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -52,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
     report.add_argument("--junit-flavour", choices=("default", "xunit2"), default="default")
     report.add_argument("--allow-inconclusive", action="store_true")
+    history = sub.add_parser("history", help="list the earlier runs of an experiment with their key figures")
+    history.add_argument("experiment", metavar="EXPERIMENT", help="an experiment file, or an experiment's name")
+    history.add_argument("--history", type=Path, default=Path("runs"), metavar="DIR",
+                         help="the folder of run folders (default: runs)")
+    history.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="the newest N runs (default 20)")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -130,6 +134,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         return gate_commands.report(args.run_dir, args.format, args.output, args.allow_inconclusive,
                                     args.junit_flavour)
+    if args.command == "history":
+        return gate_commands.history(args.experiment, args.history, args.limit)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)
@@ -138,12 +144,62 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from harness.cli import gate_commands
 
-    unbuilt = [NOT_BUILT_FLAGS[flag] for flag in NOT_BUILT_FLAGS if getattr(args, flag) is not None]
-    if unbuilt:
-        raise SpecError([f"harness gate: {', '.join(unbuilt)} {gate_commands.NOT_BUILT}; nothing was started"])
+    if args.compare is not None and args.baseline is not None:
+        raise SpecError(["harness gate: --compare and --baseline both choose the baseline: give one of them"])
+    rule = None
+    if args.compare is not None or args.baseline is not None:
+        rule = CompareRule(count=args.compare or 1, pinned=args.baseline, tolerance=args.regression_tolerance,
+                           warn_only=args.regression == "warn")
     return gate_commands.gate(gate_commands.GateArgs(
-        args.paths, args.output, args.junit, args.markdown, args.junit_flavour, args.allow_inconclusive,
-        args.stop_file, args.quiet, args.verbose))
+        args.paths, args.output, args.junit, args.markdown, args.html, args.junit_flavour, args.allow_inconclusive,
+        args.stop_file, args.quiet, args.verbose, rule, args.history))
+
+
+def _compare_options(gate: argparse.ArgumentParser) -> None:
+    compare = gate.add_argument_group("comparison with earlier runs")
+    compare.add_argument("--compare", type=_compare_count, metavar="last-pass|N",
+                         help="compare each run with the last passing run of the same experiment version, or with "
+                              "the median of the last N passing runs")
+    compare.add_argument("--baseline", metavar="RUN_ID", help="compare with this one earlier run")
+    compare.add_argument("--history", type=Path, metavar="DIR",
+                         help="the folder of earlier runs (default: --output, where runs are written anyway)")
+    compare.add_argument("--regression-tolerance", type=_tolerance, default=DEFAULT_TOLERANCE, metavar="PERCENT",
+                         help="how much worse than the baseline a figure may be, relative (default 20%%; each "
+                              "figure also has an absolute floor)")
+    compare.add_argument("--regression", choices=("fail", "warn"), default="fail",
+                         help="fail (default): a regression fails the gate; warn: it is reported only")
+
+
+def _compare_count(text: str) -> int:
+    if text == "last-pass":
+        return 1
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give last-pass or a number of runs, e.g. --compare 5") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the number of runs to compare with must be at least 1")
+    return count
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a relative tolerance like 20% or 0.2") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r}: the tolerance must be between 0% and 1000%")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 if __name__ == "__main__":

@@ -14,19 +14,23 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
 from harness.api import find_files, load_experiment, run_experiment, validate_file
 from harness.errors import HarnessError, SpecError
 from harness.gate.outcome import GateOutcome, gate_outcome
+from harness.history.compare import CompareRule, Comparison, compare
+from harness.history.store import read_history, record_in_history
 from harness.plan import build_plan
 from harness.reports.checks import Entry, interrupted
 from harness.reports.github import error_annotations
+from harness.reports.html import SeriesByRun, html_report
 from harness.reports.junit import Flavour, junit_xml
 from harness.reports.markdown import MAX_BYTES, gate_markdown
 from harness.result.model import RunResult
+from harness.result.series import load_series
 from harness.run.progress import ProgressSink
 from harness.run.runner import RunOptions
 from harness.spec.loader import LoadedExperiment
@@ -40,10 +44,11 @@ class GateOutputs:
     junit: Path | None = None
     markdown: Path | None = None
     junit_flavour: Flavour = "default"
+    html: Path | None = None
 
     def paths(self) -> list[tuple[str, Path]]:
-        return [(flag, path) for flag, path in (("--junit", self.junit), ("--markdown", self.markdown))
-                if path is not None]
+        return [(flag, path) for flag, path in (("--junit", self.junit), ("--markdown", self.markdown),
+                                                ("--html", self.html)) if path is not None]
 
 
 @dataclass
@@ -59,6 +64,14 @@ class GateOptions:
     progress: Callable[[int, int], ProgressSink | None] | None = None
     """The live-progress sink for experiment `index` of `total` (None: no progress)."""
     progress_every_s: float = 5.0
+    compare: CompareRule | None = None
+    """Compare each run with a baseline from the history (None: no comparison)."""
+    history: Path | None = None
+    """The history folder (default: `output`, where the runs are written anyway)."""
+
+    @property
+    def history_folder(self) -> Path:
+        return self.history if self.history is not None else self.output
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,8 @@ class GateReport:
     annotations: tuple[str, ...]
 
 
-def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | None = None) -> list[LoadedExperiment]:
+def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | None = None,
+                 history: tuple[Path, CompareRule] | None = None) -> list[LoadedExperiment]:
     """Every experiment under these paths, validated and planned, and every other file validated too:
     SpecError lists every problem of every file at once (and of the output paths), before anything runs."""
     files, problems = find_files(paths)
@@ -89,6 +103,8 @@ def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | 
     problems += output_problems(outputs)
     if stop_file is not None and stop_file.exists():
         problems.append(f"--stop-file {stop_file} already exists: remove it first, or the gate would halt at once")
+    if history is not None:
+        problems += history_problems(*history, names={loaded.name for loaded in experiments})
     if not experiments and not problems:
         problems.append(f"{', '.join(str(p) for p in paths)}: no experiment (kind: Experiment) to run")
     names: dict[str, Path] = {}
@@ -100,6 +116,21 @@ def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | 
     if problems:
         raise SpecError(problems)
     return experiments
+
+
+def history_problems(folder: Path, rule: CompareRule, names: set[str]) -> list[str]:
+    """A history that cannot be read, or a pinned baseline it does not hold, found before anything runs."""
+    found = read_history(folder)
+    problems = [f"--history {folder}: {problem}" for problem in found.problems]
+    if rule.pinned is not None:
+        pinned = found.find(rule.pinned)
+        if pinned is None:
+            problems.append(f"--baseline {rule.pinned}: no finished run with this id in --history {folder} "
+                            "(`harness history EXPERIMENT` lists the runs there)")
+        elif names and pinned.experiment not in names:
+            problems.append(f"--baseline {rule.pinned}: a run of {pinned.experiment!r}, which is not among the "
+                            f"experiments of this gate ({', '.join(sorted(names))})")
+    return problems
 
 
 def output_problems(outputs: GateOutputs) -> list[str]:
@@ -133,10 +164,12 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
             except HarnessError as err:  # one experiment that cannot run must not lose the others' reports
                 entries.append(Entry(loaded.name, shown_path(loaded.path), None, f"could not run: {err}"))
                 continue
-            entries.append(Entry(loaded.name, shown_path(loaded.path), result))
+            entries.append(Entry(loaded.name, shown_path(loaded.path), result, comparison=_compare(result, options)))
             if interrupted(result):
                 stopped = result.halted
-    outcome = gate_outcome([entry.verdict for entry in entries], options.allow_inconclusive)
+    regressions = sum(1 for e in entries if e.comparison is not None and e.comparison.regressions)
+    outcome = gate_outcome([entry.verdict for entry in entries], options.allow_inconclusive, regressions,
+                           options.compare is not None and options.compare.warn_only)
     written = write_outputs(entries, outcome, options)
     github = options.environ.get("GITHUB_ACTIONS") == "true"
     return GateReport(tuple(entries), outcome, stopped, tuple(written),
@@ -147,6 +180,20 @@ def _kill_switch(stop_file: Path | None) -> str | None:
     if stop_file is not None and stop_file.exists():
         return f"kill switch: stop file {stop_file} appeared"
     return None
+
+
+def _compare(result: RunResult, options: GateOptions) -> Comparison | None:
+    """The run against its baseline; the history is read again (another job may have added runs), and
+    a file that turned unreadable since the gate started is a warning, never a reason to lose the run."""
+    if options.compare is None:
+        return None
+    folder = options.history_folder
+    found = read_history(folder)
+    if folder.resolve() != options.output.resolve():
+        record_in_history(result, folder)
+    comparison = compare(result, found.runs, options.compare)
+    warnings = tuple(f"history: {problem} (left out of the comparison)" for problem in found.problems)
+    return replace(comparison, notes=comparison.notes + warnings)
 
 
 def _run_one(index: int, total: int, loaded: LoadedExperiment, options: GateOptions) -> RunResult:
@@ -171,6 +218,9 @@ def write_outputs(entries: Sequence[Entry], outcome: GateOutcome, options: GateO
         written.append(_write(outputs.junit, xml))
     if outputs.markdown is not None:
         written.append(_write(outputs.markdown, markdown))
+    if outputs.html is not None:
+        html = html_report(entries, load_all_series(entries), outcome.headline, outcome.verdict)
+        written.append(_write(outputs.html, html))
     summary = options.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         path = Path(summary)
@@ -180,6 +230,12 @@ def write_outputs(entries: Sequence[Entry], outcome: GateOutcome, options: GateO
                 out.write(markdown + "\n")
             written.append(path)
     return written
+
+
+def load_all_series(entries: Sequence[Entry]) -> SeriesByRun:
+    """The captured series of every run by run id, or why it has none (a report says so)."""
+    return {entry.result.run_id: load_series(Path(entry.result.run_dir)) if entry.result.run_dir
+            else (None, "the result names no run folder") for entry in entries if entry.result is not None}
 
 
 def _write(path: Path, text: str) -> Path:

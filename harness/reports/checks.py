@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.history.compare import Comparison
 from harness.judge.verdict import Verdict, combine
+from harness.reports.figures import figure_value
 from harness.result.model import RunResult, SloResult
 
 RUN_CHECK = "run"
 REVERT_CHECK = "every fault reverted"
+REGRESSION_CHECK = "no regression against the baseline"
 _LIMIT_FIELDS = {"budget consumed": "max_budget_consumed", "burn rate": "max_burn_rate"}
 _INTERRUPTED = ("interrupted by",)
 
@@ -108,12 +111,31 @@ class Entry:
     result: RunResult | None = None
     not_run: str = ""
     """Why it never started (the gate was interrupted, an earlier run stopped it)."""
+    comparison: Comparison | None = None
+    """Against earlier runs, when the gate was asked to compare."""
 
     def checks(self) -> list[Check]:
         if self.result is None:
             return [Check(RUN_CHECK, "ERROR", f"not run: {self.not_run or 'the gate stopped before it'}")]
-        return run_checks(self.result)
+        checks = run_checks(self.result)
+        if self.comparison is not None and self.comparison.no_baseline is None:
+            checks.append(regression_check(self.comparison, self.result))
+        return checks
 
     @property
     def verdict(self) -> Verdict | None:
         return None if self.result is None else self.result.verdict
+
+
+def regression_check(comparison: Comparison, result: RunResult) -> Check:
+    """A regression fails the check (a warning with `--regression warn`); "no baseline" has no check."""
+    lines = dict(result.source.lines) if result.source else {}
+    worse = comparison.regressions
+    if not worse:
+        return Check(REGRESSION_CHECK, "PASS", f"no figure worse than {comparison.baseline} beyond the tolerance "
+                     f"({comparison.rule.tolerance:.0%} and its floor)", lines.get("hypothesis"))
+    listed = "; ".join(f"{f.label} {figure_value(f.kind, f.now)} (baseline {figure_value(f.kind, f.baseline)})"
+                       for f in worse)
+    warn = " (warning only: --regression warn)" if comparison.rule.warn_only else ""
+    return Check(REGRESSION_CHECK, "PASS" if comparison.rule.warn_only else "FAIL",
+                 f"REGRESSION against {comparison.baseline}{warn}: {listed}", lines.get("hypothesis"))

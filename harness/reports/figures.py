@@ -13,3 +13,10 @@ def pct(value: float | None, digits: int = 3) -> str:
 
 def num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if value is None else fmt.format(value)
+
+
+def figure_value(kind: str, value: float | None) -> str:
+    """A compared figure as reports show it: SLIs and budgets in percent, burn rates as a multiple."""
+    if kind == "burn":
+        return num(value)
+    return pct(value, 3 if kind == "sli" else 4)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.history.compare import Comparison
 from harness.reports.checks import Check, Entry
-from harness.reports.figures import num, pct
+from harness.reports.figures import figure_value, num, pct
 from harness.result.model import RunResult
 
 MAX_BYTES = 1024 * 1024
@@ -19,9 +20,11 @@ _CUT = "\n\n_The details were cut here to stay under GitHub's 1 MiB step-summary
 
 
 def gate_markdown(entries: Sequence[Entry], headline: str, verdict: str, title: str = "Resilience gate") -> str:
+    compared = any(entry.comparison is not None for entry in entries)
+    columns = "| experiment | verdict | SLI per phase | budget consumed | peak burn |" + (" vs baseline |" * compared)
     head = [f"## {_MARK.get(verdict, '')} {title}: {verdict}".replace("  ", " "), "", headline, "",
-            "| experiment | verdict | SLI per phase | budget consumed | peak burn |", "|---|---|---|---|---|"]
-    head += [_row(entry) for entry in entries]
+            columns, "|---|---|---|---|---|" + ("---|" * compared)]
+    head += [_row(entry) + (f" {_baseline_cell(entry)} |" * compared) for entry in entries]
     details = [_details(entry) for entry in entries]
     return _fit("\n".join(head) + "\n", details)
 
@@ -48,6 +51,8 @@ def _details(entry: Entry) -> str:
             lines += [f"**Why:** {_cell(result.reason)}", ""]
     lines += ["| check | verdict | reason | line |", "|---|---|---|---|"]
     lines += [_check_row(check) for check in entry.checks()]
+    if entry.comparison is not None:
+        lines += _comparison(entry.comparison)
     if result is not None:
         lines += _problems(result)
     lines += ["", "</details>", ""]
@@ -57,6 +62,30 @@ def _details(entry: Entry) -> str:
 def _check_row(check: Check) -> str:
     return (f"| {_cell(check.name)} | {_MARK.get(check.verdict, '')} {check.verdict} | {_cell(check.reason)} | "
             f"{check.line if check.line is not None else ''} |")
+
+
+def _baseline_cell(entry: Entry) -> str:
+    comparison = entry.comparison
+    if comparison is None:
+        return ""
+    if comparison.no_baseline is not None:
+        return "no baseline"
+    worse = comparison.regressions
+    if not worse:
+        return "✅ no regression"
+    mark = "⚠️" if comparison.rule.warn_only else "❌"
+    return f"{mark} REGRESSION: " + "<br>".join(
+        f"{_cell(f.label)} {figure_value(f.kind, f.now)} (baseline {figure_value(f.kind, f.baseline)})" for f in worse)
+
+
+def _comparison(comparison: Comparison) -> list[str]:
+    if comparison.no_baseline is not None:
+        return ["", f"No baseline: {_cell(comparison.no_baseline)}.", *[f"- {_cell(n)}" for n in comparison.notes]]
+    lines = ["", f"Against {_cell(comparison.baseline)} (tolerance {comparison.rule.tolerance:.0%}, with a floor "
+                 "per figure):", "", "| figure | this run | baseline | |", "|---|---|---|---|"]
+    lines += [f"| {_cell(f.label)} | {figure_value(f.kind, f.now)} | {figure_value(f.kind, f.baseline)} | "
+              f"{'REGRESSION' if f.regression else 'ok'} |" for f in comparison.figures]
+    return lines + [f"- {_cell(n)}" for n in comparison.notes]
 
 
 def _problems(result: RunResult) -> list[str]:

@@ -84,6 +84,11 @@ class SloResult(ResultPart):
     checks: tuple[SloCheck, ...] = ()
     phases: Mapping[str, PhaseResult] = Field(default_factory=dict)
 
+    def phase(self, name: str) -> PhaseResult:
+        if name not in self.phases:
+            raise KeyError(f"SLO {self.name!r} has no phase {name!r}; it has {', '.join(self.phases) or 'none'}")
+        return self.phases[name]
+
     @property
     def judged_phases(self) -> dict[str, PhaseResult]:
         return {name: phase for name, phase in self.phases.items() if phase.judged}

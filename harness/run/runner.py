@@ -35,6 +35,7 @@ from harness.plan import FaultSlot, Plan, build_plan
 from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
+from harness.result.series import write_series
 from harness.run.expectations import resolve_expectations
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import AbortGuard, watched_slis
@@ -47,6 +48,7 @@ from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
 from harness.run.result_build import write_result
+from harness.run.series_capture import capture_series
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
@@ -206,6 +208,19 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
         state.expectations = resolve_expectations(client, loaded, plan, state, faults)
+        _capture_series(client, loaded, plan, state, load)
+
+
+def _capture_series(client: PromClient, loaded: LoadedExperiment, plan: Plan, state: RunRecord,
+                    load: LoadRun) -> None:
+    """The plots' series, before the platform stops; a report without them still has every number."""
+    try:
+        series = capture_series(client, loaded, plan, state, load)
+        if series is not None:
+            write_series(series, state.run_dir)
+    except Exception as err:  # the verdict is already decided: a plot must never change it
+        log.warning("the series for the report's plots could not be captured: %s", err)
+        state.warnings.append(f"no plots in the report: the series could not be captured ({err})")
 
 
 def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], state: RunRecord, options: RunOptions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -13,6 +14,7 @@ import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, TestSuite
 
+from tests.integration.chromium import band_columns, plot_areas, screenshot, x_of
 from tests.integration.conftest import (
     REPO,
     availability_slo,
@@ -41,8 +43,9 @@ def test_the_bundled_experiments_as_a_ci_gate(tmp_path: Path) -> None:
     summary.write_text("earlier step\n")
     env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_SHA": "f00d"}
     junit, markdown = tmp_path / "out" / "junit.xml", tmp_path / "out" / "summary.md"
+    html = tmp_path / "out" / "report.html"
     done = subprocess.run(harness_argv("gate", "experiments/", "--junit", str(junit), "--markdown", str(markdown),
-                                       "--output", str(tmp_path / "runs"), "--quiet"),
+                                       "--html", str(html), "--output", str(tmp_path / "runs"), "--quiet"),
                           capture_output=True, text=True, timeout=GATE_TIMEOUT_S, cwd=REPO, env=env, check=False)
     assert done.returncode == 1, done.stderr[-3000:]
     assert "== experiment 1 of 2: checkout-latency-regression" in done.stderr
@@ -86,7 +89,38 @@ def test_the_bundled_experiments_as_a_ci_gate(tmp_path: Path) -> None:
     [suite] = _suites(again).values()
     gate_cases = [(c.name, c._elem.get("line"), [r.message for r in c.result]) for c in suites[suite.name]]
     assert [(c.name, c._elem.get("line"), [r.message for r in c.result]) for c in suite] == gate_cases
+
+    _check_the_html_report(html, tmp_path)
     assert wait_no_leftovers(set(), str(tmp_path)) == []
+
+
+def _check_the_html_report(html: Path, tmp_path: Path) -> None:
+    """Rendered offline in Chromium: every plot drawn, the fault shading where the fault's timestamps
+    say; and `harness report` rebuilds the same run section from the run folder alone."""
+    image = screenshot(html, tmp_path / "shots" / "gate.png")
+    areas = plot_areas(image)
+    assert len(areas) == 10  # per experiment: two SLOs (SLI and burn rate each) and the load
+    [run_dir] = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("checkout-latency-regression")]
+    series, fault = read_json(run_dir / "series.json"), read_json(run_dir / "result.json")["faults"][0]
+    for area in areas[:5]:  # the first experiment's plots: its latency fault is shaded in each
+        band = band_columns(image, area)
+        assert band is not None
+        expected = (x_of(area, fault["started"], series["start"], series["end"]),
+                    x_of(area, fault["ended"], series["start"], series["end"]))
+        assert abs(band[0] - expected[0]) <= 3 and abs(band[1] - expected[1]) <= 3, (band, expected)
+    assert all(band_columns(image, area) is not None for area in areas[5:9])  # the replica kill, too
+
+    rebuilt = tmp_path / "rebuilt.html"
+    done = subprocess.run(harness_argv("report", str(run_dir), "--format", "html", "--output", str(rebuilt)),
+                          capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    assert _run_section(rebuilt.read_text()) == _run_section(html.read_text(), "checkout-latency-regression")
+
+
+def _run_section(page: str, name: str = "") -> str:
+    """The section of one run, without its position in the page."""
+    sections: list[str] = re.findall(r'<section class="run" id="run-\d+">(.*?)</section>', page, flags=re.S)
+    return next(s for s in sections if name in s.split("</h2>")[0])
 
 
 LONG_PHASES = {"warmup": "2s", "baseline": "4s", "fault": "20s", "recovery": "5s"}
@@ -137,3 +171,25 @@ def _wait_for_applied_fault(output: Path, proc: subprocess.Popen[bytes], timeout
             raise AssertionError(f"the gate exited with {proc.returncode} before any fault was applied")
         time.sleep(0.2)
     raise AssertionError("no fault was applied in time")
+
+
+def test_a_second_gate_compares_with_the_last_passing_run(tmp_path: Path) -> None:
+    folder = tmp_path / "experiments"
+    write_experiment(folder, "gate-compare", slos=[availability_slo(objective=95)])
+    runs, markdown = tmp_path / "runs", tmp_path / "summary.md"
+    argv = harness_argv("gate", str(folder), "--compare", "last-pass", "--markdown", str(markdown),
+                        "--output", str(runs), "--quiet")
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=GATE_TIMEOUT_S, cwd=REPO, check=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "no baseline: 0 earlier passing runs of this experiment version (1 needed)" in first.stdout
+    [baseline] = [p.name for p in runs.iterdir()]
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=GATE_TIMEOUT_S, cwd=REPO, check=False)
+    assert f"against the last passing run ({baseline}):" in second.stdout, second.stdout
+    baseline_sli = read_json(runs / baseline / "result.json")["slos"][0]["phases"]["fault"]["sli"]
+    assert re.search(rf"shop-availability phase fault SLI: [0-9.]+% \(baseline {baseline_sli * 100:.3f}%\)",
+                     second.stdout), second.stdout
+    text = markdown.read_text()
+    assert "| vs baseline |" in text and f"Against the last passing run ({baseline})" in text
+    # the runs are equal within noise: a regression here would be a false alarm
+    assert second.returncode == 0 and "REGRESSION" not in second.stdout, second.stdout
+    assert wait_no_leftovers(set(), str(tmp_path)) == []

@@ -1,0 +1,1 @@
+"""Earlier runs: the history folder, and comparing a run's figures with a baseline taken from it."""
