@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-lint.sh
 bash scripts/test-schemas.sh
 .venv/bin/ruff check harness tests benchmarks
 .venv/bin/mypy harness tests benchmarks
