@@ -137,7 +137,8 @@ def test_run_of_an_invalid_file_starts_nothing(
 def test_rollback_of_a_folder_that_is_not_a_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run_cli(capsys, "rollback", str(tmp_path))
     assert (code, out) == (2, "")
-    assert err == (f"{tmp_path}: no rollback.jsonl here: not a run folder, or no fault was ever injected\n")
+    assert err == (f"{tmp_path}: no rollback.jsonl here or in its run folders: not a run or game day folder, or no "
+                   "fault was ever injected\n")
 
 
 def test_run_refuses_a_stop_file_that_already_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

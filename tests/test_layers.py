@@ -43,9 +43,10 @@ ALLOWED: dict[str, frozenset[str]] = {
         "reports": ("history", "judge", "load", "plan", "result", "run", "spec"),
         "api": ("errors", "faults", "plan", "result", "run", "spec"),
         "gate": ("api", "errors", "history", "judge", "plan", "reports", "result", "run", "spec"),
-        "cli": ("api", "errors", "faults", "gate", "history", "judge", "logs", "plan", "reports", "result", "run",
-                "spec",
+        "cli": ("api", "errors", "faults", "gameday", "gate", "history", "judge", "logs", "plan", "reports", "result",
+                "run", "spec",
                 ROOT),
+        "gameday": ("api", "errors", "evidence", "gate", "judge", "plan", "prom", "reports", "result", "run", "spec"),
         "pytest_plugin": ("api", "errors", "reports", "result", "run", "spec"),
         "__main__": ("cli",),
     }.items()

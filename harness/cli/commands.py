@@ -11,15 +11,11 @@ from harness.errors import SpecError
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID
 from harness.plan import build_plan
 from harness.reports.console import progress_line, summary
-from harness.reports.plan_text import describe_plan
+from harness.reports.plan_text import describe_gameday, describe_plan
 from harness.result import RESULT_NAME
 from harness.run.progress import ProgressSink, Snapshot
-from harness.spec.loader import BUNDLED_ROOT, load_experiment
-
-DEMO_EXPERIMENTS = (
-    ("shop-survives-replica-kill.yaml", "PASS"),
-    ("checkout-latency-regression.yaml", "FAIL"),
-)
+from harness.spec.gameday import is_gameday_file, load_gameday
+from harness.spec.loader import load_experiment
 
 
 def validate(paths: list[Path]) -> int:
@@ -41,6 +37,9 @@ def validate(paths: list[Path]) -> int:
 
 
 def plan(path: Path) -> int:
+    if is_gameday_file(path):
+        print(describe_gameday(load_gameday(path)), end="")
+        return 0
     loaded = load_experiment(path)
     print(describe_plan(loaded, build_plan(loaded)))
     return 0
@@ -78,37 +77,27 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: 
     return int(result.exit_code if result.exit_code is not None else EXIT_CODES["ERROR"])
 
 
-def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
-    """The bundled game day: one experiment that should pass, one that should fail for a visible reason."""
-    folder = BUNDLED_ROOT / "experiments"
-    outcomes = []
-    for name, expected in DEMO_EXPERIMENTS:
-        path = folder / name
-        if not path.is_file():
-            raise SpecError([f"{path}: the bundled demo experiment is missing (run from a checkout of the project)"])
-        print(f"\n== {name}: expected {expected} ==", file=sys.stderr)
-        code = run(path, output, stop_file, quiet, verbose)
-        outcomes.append((name, expected, code))
-        if code == EXIT_CODES["ABORTED"]:
-            print("demo halted: the remaining experiments were not started", file=sys.stderr)
-            break
-    print("\ndemo game day:")
-    wanted = {"PASS": 0, "FAIL": 1}
-    for name, expected, code in outcomes:
-        got = {c: v for v, c in EXIT_CODES.items()}.get(code, f"exit {code}")
-        mark = "as designed" if wanted[expected] == code else f"UNEXPECTED (designed to {expected})"
-        print(f"  {name}: {got} - {mark}")
-    complete = len(outcomes) == len(DEMO_EXPERIMENTS)
-    return 0 if complete and all(wanted[e] == c for _, e, c in outcomes) else 1
-
-
 def rollback(run_dir: Path) -> int:
+    """Undo what a crashed run left behind; given a game day's folder, what any of its runs left."""
     from harness.run.journal import JOURNAL_NAME
+
+    if (run_dir / JOURNAL_NAME).is_file():
+        return _rollback_one(run_dir)
+    runs = sorted(p.parent for p in run_dir.glob(f"*/{JOURNAL_NAME}"))
+    if not runs:
+        print(f"{run_dir}: no {JOURNAL_NAME} here or in its run folders: not a run or game day folder, or no fault "
+              "was ever injected", file=sys.stderr)
+        return EXIT_INVALID
+    codes = []
+    for folder in runs:  # a game day's folder: each of its runs in turn
+        print(f"== {folder.name}")
+        codes.append(_rollback_one(folder))
+    return max(codes)
+
+
+def _rollback_one(run_dir: Path) -> int:
     from harness.run.journal import rollback as undo_all
 
-    if not (run_dir / JOURNAL_NAME).is_file():
-        print(f"{run_dir}: no {JOURNAL_NAME} here: not a run folder, or no fault was ever injected", file=sys.stderr)
-        return EXIT_INVALID
     outcomes = undo_all(run_dir)
     if not outcomes:
         print(f"{run_dir}: nothing to roll back (every fault was already reverted)")

@@ -25,13 +25,14 @@ from harness.reports.figures import figure_value, num, pct
 from harness.reports.html import html_report
 from harness.reports.junit import Flavour, junit_xml
 from harness.reports.markdown import gate_markdown
+from harness.reports.postmortem import postmortem
 from harness.result import RESULT_NAME
 from harness.result.model import RunResult
 from harness.result.series import load_series
 from harness.run.progress import ProgressSink
 from harness.spec.loader import LoadedExperiment
 
-REPORT_FORMATS = ("markdown", "junit", "html")
+REPORT_FORMATS = ("markdown", "junit", "html", "postmortem")
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,24 @@ def report(run_dir: Path, fmt: str, output: Path | None, allow_inconclusive: boo
         folder = run_dir if run_dir.is_dir() else run_dir.parent  # the folder given, wherever the run wrote it
         text = html_report(entries, {result.run_id: load_series(folder)}, f"run {result.run_id}: "
                            f"{result.reason or result.verdict}", str(result.verdict), title=result.experiment)
+    elif fmt == "postmortem":
+        folder = run_dir if run_dir.is_dir() else run_dir.parent
+        text = postmortem(result, load_series(folder)[0])
     elif fmt == "junit":
         text = junit_xml(entries, allow_inconclusive=allow_inconclusive, flavour=flavour, name=result.experiment)
     else:
         text = gate_markdown(entries, f"run `{result.run_id}`: {result.reason or result.verdict}",
                              str(result.verdict), title=result.experiment)
+    return emit(text, output)
+
+
+def emit(text: str, output: Path | None) -> int:
+    """A report to stdout, or to --output (checked first: a clear message, never a traceback)."""
     if output is None:
         sys.stdout.write(text)
         return 0
+    if problems := output_problems(GateOutputs(markdown=output)):
+        raise SpecError([p.replace("--markdown", "--output") for p in problems])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(f"wrote {output}", file=sys.stderr)

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError, SpecError, UnsupportedError
+from harness.errors import HarnessError, Refused, SpecError, UnsupportedError
 from harness.history.compare import DEFAULT_TOLERANCE, CompareRule
-from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID
+from harness.judge.verdict import EXIT_CODES, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_REFUSED
+from harness.result.gameday import is_gameday_folder
 
 log = logging.getLogger("harness")
 
@@ -32,8 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     # several files are accepted here only to answer with a clear message instead of a usage error
     run.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _run_options(run)
-    demo = sub.add_parser("demo", help="run the bundled demo game day on the local platform")
+    demo = sub.add_parser("demo", help="run the bundled demo game day (gamedays/demo.yaml) on the local platform")
     _run_options(demo)
+    gameday = sub.add_parser("gameday", help="run a game day: experiments in order, cooldowns, budget gate, reports")
+    gameday.add_argument("file", type=Path, metavar="FILE", help="a kind: GameDay file")
+    _run_options(gameday)
     gate = sub.add_parser("gate", help="run experiments as one CI gate: JUnit, Markdown, one exit code")
     gate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiment files or folders")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report here")
@@ -45,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="INCONCLUSIVE runs warn (JUnit <skipped>) instead of failing the gate")
     _compare_options(gate)
     _run_options(gate)
-    report = sub.add_parser("report", help="a report of a finished run, from its folder alone")
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    report.add_argument("--format", choices=("markdown", "junit", "html"), default="markdown")
+    report = sub.add_parser("report", help="a report of a finished run or game day, from its folder alone")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR|GAMEDAY_DIR")
+    report.add_argument("--format", choices=("markdown", "junit", "html", "postmortem"), default="markdown")
     report.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
     report.add_argument("--junit-flavour", choices=("default", "xunit2"), default="default")
     report.add_argument("--allow-inconclusive", action="store_true")
@@ -104,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnsupportedError as err:
         print(f"not supported yet: {err}", file=sys.stderr)
         return EXIT_INVALID
+    except Refused as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_CODES["ERROR"]
@@ -113,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from harness.cli import commands, gate_commands
+    from harness.cli import commands, gameday_commands, gate_commands
     from harness.faults.types import load_plugins
 
     load_plugins()  # fault types of installed packages, before any file is read
@@ -128,10 +135,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         return commands.run(args.files[0], args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "demo":
-        return commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
+        return gameday_commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
+    if args.command == "gameday":
+        return gameday_commands.gameday(args.file, args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "gate":
         return _gate(args)
     if args.command == "report":
+        if is_gameday_folder(args.run_dir):
+            return gameday_commands.gameday_report(args.run_dir, args.format, args.output)
         return gate_commands.report(args.run_dir, args.format, args.output, args.allow_inconclusive,
                                     args.junit_flavour)
     if args.command == "history":

@@ -153,9 +153,9 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
     total = len(experiments)
     entries: list[Entry] = []
     stopped: str | None = None
-    with _stop_between_runs() as between:
+    with stop_between_runs() as between:
         for index, loaded in enumerate(experiments, start=1):
-            stopped = stopped or between.reason or _kill_switch(options.stop_file)
+            stopped = stopped or between.reason or kill_switch(options.stop_file)
             if stopped is not None:
                 entries.append(Entry(loaded.name, shown_path(loaded.path), None, f"{NOT_RUN_INTERRUPTED} ({stopped})"))
                 continue
@@ -176,7 +176,7 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
                       tuple(error_annotations(entries)) if github else ())
 
 
-def _kill_switch(stop_file: Path | None) -> str | None:
+def kill_switch(stop_file: Path | None) -> str | None:
     if stop_file is not None and stop_file.exists():
         return f"kill switch: stop file {stop_file} appeared"
     return None
@@ -277,7 +277,7 @@ def _is_experiment(path: Path) -> bool:
     return isinstance(first, dict) and first.get("kind") == "Experiment"
 
 
-class _BetweenRuns:
+class BetweenRuns:
     """SIGINT/SIGTERM while no run is in progress: remember it, and start no further experiment (a run in
     progress installs its own handlers, which halt that run and revert its faults)."""
 
@@ -289,8 +289,8 @@ class _BetweenRuns:
 
 
 @contextmanager
-def _stop_between_runs() -> Iterator[_BetweenRuns]:
-    between = _BetweenRuns()
+def stop_between_runs() -> Iterator[BetweenRuns]:
+    between = BetweenRuns()
     if threading.current_thread() is not threading.main_thread():
         yield between
         return

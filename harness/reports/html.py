@@ -28,8 +28,11 @@ ACHIEVED_COLOR, REQUESTED_COLOR = "#1f5fa8", "#777777"
 
 
 def html_report(entries: Sequence[Entry], series: SeriesByRun, headline: str, verdict: str,
-                title: str = "Resilience gate") -> str:
-    body = [_header(entries, headline, verdict, title)]
+                title: str = "Resilience gate", designed: Mapping[str, str] | None = None,
+                intro: Sequence[tuple[str, str]] = ()) -> str:
+    """`designed`: each experiment's designed verdict (a game day), shown beside the actual one;
+    `intro`: label and text pairs under the title (a game day's description and participants)."""
+    body = [_header(entries, headline, verdict, title, designed, intro)]
     body += [_run_section(index, entry, series) for index, entry in enumerate(entries, start=1)]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -37,14 +40,35 @@ def html_report(entries: Sequence[Entry], series: SeriesByRun, headline: str, ve
             f"<body>\n{''.join(body)}\n</body></html>\n")
 
 
-def _header(entries: Sequence[Entry], headline: str, verdict: str, title: str) -> str:
+def _header(entries: Sequence[Entry], headline: str, verdict: str, title: str,
+            designed: Mapping[str, str] | None, intro: Sequence[tuple[str, str]]) -> str:
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    rows = "".join(f'<tr><td><a href="#run-{i}">{escape(e.name)}</a></td><td>{_badge(_verdict_of(e))}</td>'
-                   f"<td>{escape(_why(e))}</td></tr>" for i, e in enumerate(entries, start=1))
-    summary = (f'<table class="summary"><thead><tr><th>experiment</th><th>verdict</th><th>why</th></tr></thead>'
-               f"<tbody>{rows}</tbody></table>") if len(entries) > 1 else ""
+    about = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in intro)
+    about = f'<dl class="meta">{about}</dl>' if about else ""
+    summary = _summary(entries, designed) if len(entries) > 1 or designed is not None else ""
     return (f'<header><h1>{escape(title)}: {_badge(verdict)}</h1><p class="headline">{escape(headline)}</p>'
-            f'<p class="made">report written {made}</p>{summary}</header>\n')
+            f'<p class="made">report written {made}</p>{about}{summary}</header>\n')
+
+
+def _summary(entries: Sequence[Entry], designed: Mapping[str, str] | None) -> str:
+    head = "<th>experiment</th>" + ("<th>designed</th>" if designed is not None else "") + \
+           "<th>verdict</th>" + ("<th>as designed</th><th>budget consumed</th>" if designed is not None else "") + \
+           "<th>why</th>"
+    rows = []
+    for i, entry in enumerate(entries, start=1):
+        cells = f'<td><a href="#run-{i}">{escape(entry.name)}</a></td>'
+        actual = _verdict_of(entry)
+        if designed is not None:
+            cells += f"<td>{escape(designed.get(entry.name, 'PASS'))}</td>"
+        cells += f"<td>{_badge(actual)}</td>"
+        if designed is not None:
+            met = actual == designed.get(entry.name, "PASS")
+            budget = "<br>".join(f"{escape(slo.name)} {pct(slo.budget_consumed, 4)}"
+                                 for slo in (entry.result.slos if entry.result else ()))
+            met_badge = '<span class="verdict pass">yes</span>' if met else '<span class="verdict fail">NO</span>'
+            cells += f"<td>{met_badge}</td><td>{budget or '-'}</td>"
+        rows.append(f"<tr>{cells}<td>{escape(_why(entry))}</td></tr>")
+    return (f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _verdict_of(entry: Entry) -> str:
@@ -171,7 +195,7 @@ def _fault_bands(result: RunResult, series: RunSeries) -> list[Band]:
 
 def _sli_plot(sli: SliSeries, slo: SloResult | None, series: RunSeries, bands: list[Band],
               marks: list[Mark]) -> tuple[TimePlot, str]:
-    trailing = _trailing_sli(sli, series.step_s)
+    trailing = sli.trailing_sli(series.step_s)
     lines = [Line(f"SLI over the trailing {sli.burn_window_s:g}s", sli.time, trailing, SLI_COLOR)]
     if slo is not None:
         for name, phase in slo.judged_phases.items():
@@ -189,20 +213,6 @@ def _sli_plot(sli: SliSeries, slo: SloResult | None, series: RunSeries, bands: l
     keyed = lines[:1] + ([Line("judged SLI per phase (the verdict's number)", (), (), JUDGED_COLOR)]
                          if len(lines) > 1 else [])
     return plot, legend(keyed, levels, band=bool(bands))
-
-
-def _trailing_sli(sli: SliSeries, step: float) -> list[float | None]:
-    """good / total over the trailing burn window (from the run's start while the window is longer)."""
-    lag = max(1, round(sli.burn_window_s / step))
-    values: list[float | None] = []
-    for i, (good, total) in enumerate(zip(sli.good, sli.total, strict=True)):
-        before = i - lag
-        good0, total0 = (sli.good[before], sli.total[before]) if before >= 0 else (0.0, 0.0)
-        if good is None or total is None or good0 is None or total0 is None or total - total0 <= 0:
-            values.append(None)
-        else:
-            values.append((good - good0) / (total - total0))
-    return values
 
 
 def _burn_plot(sli: SliSeries, slo: SloResult | None, series: RunSeries, bands: list[Band],

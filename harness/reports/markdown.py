@@ -6,7 +6,7 @@ would not fit, they are cut from the end and the cut is said.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from harness.history.compare import Comparison
 from harness.reports.checks import Check, Entry
@@ -19,12 +19,18 @@ _CUT = "\n\n_The details were cut here to stay under GitHub's 1 MiB step-summary
        "result.json has them all._\n"
 
 
-def gate_markdown(entries: Sequence[Entry], headline: str, verdict: str, title: str = "Resilience gate") -> str:
+def gate_markdown(entries: Sequence[Entry], headline: str, verdict: str, title: str = "Resilience gate",
+                  designed: Mapping[str, str] | None = None, intro: Sequence[str] = ()) -> str:
+    """`designed`: each experiment's designed verdict (a game day), in a column of its own."""
     compared = any(entry.comparison is not None for entry in entries)
     columns = "| experiment | verdict | SLI per phase | budget consumed | peak burn |" + (" vs baseline |" * compared)
+    rule = "|---|---|---|---|---|" + ("---|" * compared)
+    if designed is not None:
+        columns, rule = "| designed " + columns, "|---" + rule
     head = [f"## {_MARK.get(verdict, '')} {title}: {verdict}".replace("  ", " "), "", headline, "",
-            columns, "|---|---|---|---|---|" + ("---|" * compared)]
-    head += [_row(entry) + (f" {_baseline_cell(entry)} |" * compared) for entry in entries]
+            *([*intro, ""] if intro else []), columns, rule]
+    head += [(f"| {designed.get(entry.name, 'PASS')} " if designed is not None else "") + _row(entry)
+             + (f" {_baseline_cell(entry)} |" * compared) for entry in entries]
     details = [_details(entry) for entry in entries]
     return _fit("\n".join(head) + "\n", details)
 

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 from harness.judge.slo import budget_ratio, z_for
 from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
-from harness.plan import Plan, judged_window, window_queries
+from harness.plan import Plan, build_plan, judged_window, window_queries
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
+from harness.spec.gameday import GameDay, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ClientSLI, ExpectAlert, ExpectRecovers, ExpectReplicasReady, Hypothesis
 from harness.spec.units import format_duration, format_percent, parse_duration, parse_percent
@@ -185,3 +186,45 @@ def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> st
     if isinstance(item, ExpectAlert):
         return f"alert {item.alert} firing within {within}, counted from the first fault's start"
     return f"replicas_ready {item.replicas_ready} replicas within {within}, counted from each pod-kill"
+
+
+START_AND_JUDGE_S = 15.0
+"""Per experiment, beyond its phases: platform start, checks before the first fault, the last scrapes, judging."""
+
+
+def describe_gameday(loaded: LoadedGameDay) -> str:
+    """The order, each experiment's timeline, the cooldowns, the checks and the expected time."""
+    gameday = loaded.gameday
+    plans = [build_plan(experiment) for experiment in loaded.experiments]
+    cooldowns = gameday.cooldown * (len(plans) - 1)
+    expected = sum(p.duration + p.settle_s for p in plans) + START_AND_JUDGE_S * len(plans) + cooldowns
+    lines = [f"game day {loaded.name} ({loaded.path}): {len(plans)} experiments, expected about "
+             f"{format_duration(round(expected))} (phases, {format_duration(START_AND_JUDGE_S)} each to start and "
+             f"judge, cooldowns {format_duration(cooldowns)})"]
+    if gameday.metadata.description:
+        lines.append(gameday.metadata.description)
+    lines += [_window_text(gameday), _budget_text(gameday),
+              f"stop on: {', '.join(gameday.stop_on)} (when it is not the designed verdict)", ""]
+    for index, (experiment, plan) in enumerate(zip(loaded.experiments, plans, strict=True)):
+        if index:
+            previous = loaded.experiments[index - 1].name
+            lines += [f"-- cooldown {format_duration(gameday.cooldown)}, then until the SLOs of {previous} are back "
+                      f"at objective (at most {format_duration(gameday.steady_state_timeout)}; on the local platform "
+                      "a plain wait) --", ""]
+        lines += [f"== {index + 1}. {experiment.name}: designed {loaded.designed(index)} ==",
+                  describe_plan(experiment, plan), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _window_text(gameday: GameDay) -> str:
+    window = gameday.window
+    if window is None:
+        return "window: none (starts whenever it is run)"
+    return f"window: {', '.join(window.days)} {window.hours} {window.timezone} (checked before each experiment)"
+
+
+def _budget_text(gameday: GameDay) -> str:
+    if gameday.budget_gate is None:
+        return "budget gate: none"
+    return (f"budget gate: before each experiment, every SLO of its hypothesis needs at least "
+            f"{gameday.budget_gate.min_budget_remaining}% of its error budget left over its period")

@@ -50,6 +50,18 @@ class SliSeries(SeriesPart):
         """The cumulative SLI (good / total since the run started) at each time."""
         return [g / t if g is not None and t else None for g, t in zip(self.good, self.total, strict=True)]
 
+    def trailing_sli(self, step_s: float) -> list[float | None]:
+        """good / total over the trailing burn window (from the run's start while the window is longer)."""
+        lag = max(1, round(self.burn_window_s / step_s))
+        values: list[float | None] = []
+        for i, (good, total) in enumerate(zip(self.good, self.total, strict=True)):
+            good0, total0 = (self.good[i - lag], self.total[i - lag]) if i >= lag else (0.0, 0.0)
+            if good is None or total is None or good0 is None or total0 is None or total - total0 <= 0:
+                values.append(None)
+            else:
+                values.append((good - good0) / (total - total0))
+        return values
+
 
 class LoadSeries(SeriesPart):
     time: tuple[float, ...] = ()
