@@ -85,7 +85,7 @@ def run_gameday(loaded: LoadedGameDay, options: GameDayOptions) -> GameDayResult
         for index, experiment in enumerate(loaded.experiments):
             day.stopped = day.stopped or day.halted()
             if day.stopped is None and index > 0:
-                day.stopped = _cooldown(day, loaded.experiments[index - 1])
+                day.stopped = _cooldown(day, loaded.experiments[index - 1], f"experiment {index + 1} of {total}")
             if day.stopped is None:
                 day.stopped = _before_start(day, experiment)
             if day.stopped is not None:
@@ -117,12 +117,12 @@ def _before_start(day: _Day, experiment: LoadedExperiment) -> str | None:
     return None
 
 
-def _cooldown(day: _Day, previous: LoadedExperiment) -> str | None:
+def _cooldown(day: _Day, previous: LoadedExperiment, next_up: str) -> str | None:
     """Wait the cooldown, then for the previous experiment's SLOs to be back at objective; the reason
     to stop (interrupted, or not in steady state within the limit), or None."""
     gameday, options = day.loaded.gameday, day.options
     began = options.clock()
-    reason = _wait(day, gameday.cooldown, f"cooldown after {previous.name}")
+    reason = _wait(day, gameday.cooldown, f"{next_up}, cooldown after {previous.name}")
     client = client_for(previous)
     if reason is not None or client is None:
         detail = reason or "the local platform starts a fresh system for each experiment: the cooldown is a plain wait"
