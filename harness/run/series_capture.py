@@ -39,9 +39,10 @@ def capture_series(client: PromClient, loaded: LoadedExperiment, plan: Plan, sta
     ends = [p["end"] for p in state.phases.values() if "end" in p]
     if not starts or not ends or max(ends) <= min(starts):
         return None
-    start, end = min(starts), max(ends)
-    step = max(plan.scrape_interval_s, (end - start) / MAX_POINTS)
-    times = [start + step * k for k in range(1, int((end - start) / step) + 1)]
+    # whole milliseconds, as Prometheus evaluates a range query: its points then land on this grid
+    start, end = round(min(starts), 3), max(ends)
+    step = round(max(plan.scrape_interval_s, (end - start) / MAX_POINTS), 3)
+    times = [round(start + step * k, 3) for k in range(1, int((end - start) / step) + 1)]
     notes: list[str] = []
     record = _record(load, notes)
     slis = [_sli_series(client, loaded, plan.sli(h.slo), start, end, step, times, record, notes)
@@ -75,7 +76,7 @@ def _sli_series(client: PromClient, loaded: LoadedExperiment, sli: SliQueries, s
     except EvidenceError as err:
         notes.append(f"{sli.slo}: no series captured ({err})")
         good, total, burn = empty, empty, empty
-    return SliSeries(slo=sli.slo, objective=float(slo.objective) / 100, abort_burn_rate=threshold,
+    return SliSeries(slo=sli.slo, objective=float(slo.objective / 100), abort_burn_rate=threshold,
                      burn_window_s=window_s, time=tuple(round(t, 3) for t in times), good=tuple(good),
                      total=tuple(total), burn_rate=tuple(_significant(b) for b in burn))
 
