@@ -12,6 +12,7 @@ from harness.gameday.reports import day_html, day_markdown, postmortems, read_da
 from harness.gameday.run import GameDayOptions, run_gameday
 from harness.judge.verdict import EXIT_CODES
 from harness.reports.console import summary
+from harness.reports.junit import Flavour, junit_xml
 from harness.result import RESULT_NAME
 from harness.result.gameday import GameDayResult, GameDayRun, load_gameday_result
 from harness.result.model import RunResult
@@ -74,7 +75,8 @@ def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = Fals
     return 0 if code == 0 else 1  # as it always was: 0 when both experiments met their design
 
 
-def gameday_report(folder: Path, fmt: str, output: Path | None) -> int:
+def gameday_report(folder: Path, fmt: str, output: Path | None, allow_inconclusive: bool = False,
+                   flavour: Flavour = "default") -> int:
     """A game day's report rebuilt from its folder (gameday.json and the runs' folders)."""
     result = load_gameday_result(folder)
     day = read_day(result, folder)
@@ -88,7 +90,6 @@ def gameday_report(folder: Path, fmt: str, output: Path | None) -> int:
         text = day_html(result, day)
     elif fmt == "markdown":
         text = day_markdown(result, day)
-    else:
-        raise SpecError([f"--format {fmt}: a game day folder has html, markdown and postmortem reports (JUnit is "
-                         "for gates: `harness report RUN_DIR --format junit` for one of its runs)"])
+    else:  # junit: one suite per run, as a gate writes them
+        text = junit_xml(day.entries, allow_inconclusive=allow_inconclusive, flavour=flavour, name=result.name)
     return emit(text, output)

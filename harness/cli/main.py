@@ -142,7 +142,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _gate(args)
     if args.command == "report":
         if is_gameday_folder(args.run_dir):
-            return gameday_commands.gameday_report(args.run_dir, args.format, args.output)
+            return gameday_commands.gameday_report(args.run_dir, args.format, args.output, args.allow_inconclusive,
+                                                   args.junit_flavour)
         return gate_commands.report(args.run_dir, args.format, args.output, args.allow_inconclusive,
                                     args.junit_flavour)
     if args.command == "history":
