@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.api import run_experiment
-from harness.errors import HarnessError, Refused
+from harness.errors import HarnessError, Refused, SpecError
 from harness.gameday.checks import budget_checks, client_for, failed, steady_state, wait_for_steady_state
 from harness.gameday.outcome import REFUSED_PREFIX, gameday_outcome
 from harness.gameday.reports import write_reports
@@ -75,6 +75,9 @@ def refuse_outside_window(loaded: LoadedGameDay, now: datetime) -> None:
 
 
 def run_gameday(loaded: LoadedGameDay, options: GameDayOptions) -> GameDayResult:
+    if options.stop_file is not None and options.stop_file.exists():
+        raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the game day would "
+                         "stop at once (nothing was started)"])
     refuse_outside_window(loaded, options.now())
     gameday_id, folder = new_run_dir(RunOptions(output=options.output), loaded.name, options.clock())
     folder.mkdir(parents=True, exist_ok=True)

@@ -191,3 +191,12 @@ def test_the_reports_are_rebuilt_from_the_game_day_folder(monkeypatch: pytest.Mo
     assert code == 0 and out.count("<testsuite ") == 2 and 'name="shop-survives-replica-kill"' in out
     code, _, err = run_cli(capsys, "report", str(folder), "--output", str(folder / "report.md" / "x.md"))
     assert code == 2 and "--output" in err
+
+
+def test_an_existing_stop_file_is_refused_before_anything_starts(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path) -> None:
+    stop = tmp_path / "stop"
+    stop.touch()
+    code, _, err = run_cli(capsys, "gameday", str(_day(tmp_path)), "--stop-file", str(stop), "--output",
+                           str(tmp_path / "runs"))
+    assert code == 2 and f"--stop-file {stop} already exists" in err and not (tmp_path / "runs").exists()
