@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml
 
+from harness.gate import run as gate_run
+from harness.gate.outcome import gate_outcome
+from harness.reports.checks import Entry
 from harness.result import write_run_result
 from tests.reports.results import checkout_result
 from tests.test_cli_offline import ROOT, run_cli
@@ -38,8 +41,9 @@ def test_one_invalid_file_and_nothing_starts(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--junit", "{file}/j.xml", "cannot create it in {file} (not a writable folder)"),
-    ("--markdown", "{folder}", "is a folder: give a file name"),
+    ("--junit", "{file}/j.xml", "cannot be written ({file} is not a folder)"),
+    ("--markdown", "{folder}", "is a folder: give a file name, e.g. {folder}/summary.md"),
+    ("--html", "/proc/report.html", "--html /proc/report.html: cannot be written ("),  # refused even to root
 ])
 def test_an_unwritable_report_path_is_refused_first(capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str,
                                                    value: str, message: str) -> None:
@@ -49,8 +53,8 @@ def test_an_unwritable_report_path_is_refused_first(capsys: pytest.CaptureFixtur
     code, _, err = run_cli(capsys, "gate", str(folder), flag, value.format(file=file, folder=folder),
                            "--output", str(tmp_path / "runs"))
     assert code == 2
-    assert message.format(file=file) in err
-    assert not (tmp_path / "runs").exists()
+    assert message.format(file=file, folder=folder) in err
+    assert not (tmp_path / "runs").exists() and not list(tmp_path.glob("**/.harness-probe-*"))
 
 
 def test_a_folder_without_experiments_and_duplicate_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -167,7 +171,9 @@ def test_report_refuses_what_it_cannot_read(capsys: pytest.CaptureFixture[str], 
     assert stopped.value.code == 2 and "invalid choice: 'pdf'" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
     code, _, err = run_cli(capsys, "report", str(corrupt), "--output", str(tmp_path / "file" / "report.html"))
-    assert code == 2 and "--output" in err and "not a writable folder" in err
+    assert code == 2 and "--output" in err and "is not a folder" in err
+    code, _, err = run_cli(capsys, "report", str(corrupt), "--output", "/proc/report.md")
+    assert code == 2 and "--output /proc/report.md: cannot be written" in err
 
 
 def test_an_html_report_without_series_says_so_and_keeps_every_number(capsys: pytest.CaptureFixture[str],
@@ -176,3 +182,22 @@ def test_an_html_report_without_series_says_so_and_keeps_every_number(capsys: py
     assert code == 0 and out.startswith("<!DOCTYPE html>")
     assert "No plots: " in out and "series.json: no series were captured for this run" in out
     assert "1200 bad of 1600 events" in out
+
+
+def test_a_report_that_cannot_be_written_at_the_end_is_said_and_the_others_are_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = gate_run._write
+
+    def full_disk(path: Path, text: str) -> Path:
+        if path.suffix == ".html":
+            raise OSError(28, "No space left on device")
+        return real_write(path, text)
+
+    monkeypatch.setattr(gate_run, "_write", full_disk)
+    outputs = gate_run.GateOutputs(junit=tmp_path / "j.xml", markdown=tmp_path / "s.md", html=tmp_path / "r.html")
+    entries = [Entry("checkout", "experiments/checkout.yaml", checkout_result())]
+    failed: list[str] = []
+    written = gate_run.write_outputs(entries, gate_outcome(["FAIL"]), gate_run.GateOptions(outputs=outputs, environ={}),
+                                     failed)
+    assert written == [tmp_path / "j.xml", tmp_path / "s.md"]
+    assert failed == [f"--html {tmp_path / 'r.html'}: could not be written: No space left on device"]

@@ -19,6 +19,7 @@ from harness.gate.run import (
 )
 from harness.history.compare import CompareRule, Comparison
 from harness.history.store import read_history
+from harness.judge.verdict import EXIT_CODES
 from harness.reports.checks import Entry
 from harness.reports.console import summary
 from harness.reports.figures import figure_value, num, pct
@@ -88,6 +89,10 @@ def gate(args: GateArgs) -> int:
         print(f"  wrote {path}")
     for line in report.annotations:
         print(line)
+    for problem in report.unwritten:
+        print(f"error: {problem}", file=sys.stderr)
+    if report.unwritten and report.outcome.exit_code == 0:
+        return EXIT_CODES["ERROR"]  # a passing gate whose reports are missing must not look green
     return report.outcome.exit_code
 
 
@@ -120,8 +125,11 @@ def emit(text: str, output: Path | None) -> int:
         return 0
     if problems := output_problems(GateOutputs(markdown=output)):
         raise SpecError([p.replace("--markdown", "--output") for p in problems])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise SpecError([f"--output {output}: could not be written: {err.strerror or err}"]) from None
     print(f"wrote {output}", file=sys.stderr)
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -82,6 +83,8 @@ class GateReport:
     """Why the gate stopped before its last experiment (a signal), or None."""
     written: tuple[Path, ...]
     annotations: tuple[str, ...]
+    unwritten: tuple[str, ...] = ()
+    """Reports that could not be written at the end, and why."""
 
 
 def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | None = None,
@@ -134,18 +137,33 @@ def history_problems(folder: Path, rule: CompareRule, names: set[str]) -> list[s
 
 
 def output_problems(outputs: GateOutputs) -> list[str]:
-    """What keeps a report from being written, found before anything runs."""
+    """What keeps a report from being written, found before anything runs: by trying (permission bits
+    say nothing for root, and /proc or a read-only mount refuse files whatever they say)."""
     problems = []
     for flag, path in outputs.paths():
-        folder = path.parent
-        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
         if path.is_dir():
-            problems.append(f"{flag} {path}: is a folder: give a file name, e.g. {path / 'report'}")
-        elif path.exists() and not os.access(path, os.W_OK):
-            problems.append(f"{flag} {path}: the file is not writable")
-        elif existing is not None and (not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK)):
-            problems.append(f"{flag} {path}: cannot create it in {existing} (not a writable folder)")
+            problems.append(f"{flag} {path}: is a folder: give a file name, e.g. {path / _example(flag)}")
+        elif (why := _unwritable(path)) is not None:
+            problems.append(f"{flag} {path}: cannot be written ({why})")
     return problems
+
+
+def _example(flag: str) -> str:
+    return {"--junit": "junit.xml", "--markdown": "summary.md", "--html": "report.html"}.get(flag, "report")
+
+
+def _unwritable(path: Path) -> str | None:
+    try:
+        if path.exists():
+            with path.open("a", encoding="utf-8"):
+                return None
+        existing = next(p for p in path.parents if p.exists())
+        if not existing.is_dir():
+            return f"{existing} is not a folder"
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".harness-probe-"):
+            return None
+    except OSError as err:
+        return err.strerror or str(err)
 
 
 def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> GateReport:
@@ -170,10 +188,11 @@ def run_gate(experiments: Sequence[LoadedExperiment], options: GateOptions) -> G
     regressions = sum(1 for e in entries if e.comparison is not None and e.comparison.regressions)
     outcome = gate_outcome([entry.verdict for entry in entries], options.allow_inconclusive, regressions,
                            options.compare is not None and options.compare.warn_only)
-    written = write_outputs(entries, outcome, options)
+    unwritten: list[str] = []
+    written = write_outputs(entries, outcome, options, unwritten)
     github = options.environ.get("GITHUB_ACTIONS") == "true"
     return GateReport(tuple(entries), outcome, stopped, tuple(written),
-                      tuple(error_annotations(entries)) if github else ())
+                      tuple(error_annotations(entries)) if github else (), tuple(unwritten))
 
 
 def kill_switch(stop_file: Path | None) -> str | None:
@@ -208,28 +227,38 @@ def _run_one(index: int, total: int, loaded: LoadedExperiment, options: GateOpti
     return result
 
 
-def write_outputs(entries: Sequence[Entry], outcome: GateOutcome, options: GateOptions) -> list[Path]:
-    outputs = options.outputs
-    written = []
+def write_outputs(entries: Sequence[Entry], outcome: GateOutcome, options: GateOptions,
+                  failed: list[str] | None = None) -> list[Path]:
+    """Every report asked for; one that cannot be written goes into `failed` and the others are written."""
+    outputs, failures = options.outputs, failed if failed is not None else []
+    texts: list[tuple[str, Path, Callable[[], str]]] = []
     markdown = gate_markdown(entries, outcome.headline, outcome.verdict)
     if outputs.junit is not None:
-        xml = junit_xml(entries, allow_inconclusive=options.allow_inconclusive, flavour=outputs.junit_flavour,
-                        commit=git_commit(entries, options.environ))
-        written.append(_write(outputs.junit, xml))
+        texts.append(("--junit", outputs.junit, lambda: junit_xml(
+            entries, allow_inconclusive=options.allow_inconclusive, flavour=outputs.junit_flavour,
+            commit=git_commit(entries, options.environ))))
     if outputs.markdown is not None:
-        written.append(_write(outputs.markdown, markdown))
+        texts.append(("--markdown", outputs.markdown, lambda: markdown))
     if outputs.html is not None:
-        html = html_report(entries, load_all_series(entries), outcome.headline, outcome.verdict)
-        written.append(_write(outputs.html, html))
+        texts.append(("--html", outputs.html, lambda: html_report(entries, load_all_series(entries),
+                                                                   outcome.headline, outcome.verdict)))
+    written = [path for flag, target, text in texts if (path := _try_write(target, text(), flag, failures))]
     summary = options.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        path = Path(summary)
-        size = path.stat().st_size if path.is_file() else 0
-        if size + len(markdown.encode()) <= MAX_BYTES:
-            with path.open("a", encoding="utf-8") as out:
-                out.write(markdown + "\n")
-            written.append(path)
+        try:
+            written += _append_summary(Path(summary), markdown)
+        except OSError as err:
+            failures.append(f"GITHUB_STEP_SUMMARY {summary}: could not be appended to: {err.strerror or err}")
     return written
+
+
+def _append_summary(path: Path, markdown: str) -> list[Path]:
+    size = path.stat().st_size if path.is_file() else 0
+    if size + len(markdown.encode()) > MAX_BYTES:
+        return []
+    with path.open("a", encoding="utf-8") as out:
+        out.write(markdown + "\n")
+    return [path]
 
 
 def load_all_series(entries: Sequence[Entry]) -> SeriesByRun:
@@ -244,6 +273,16 @@ def _write(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _try_write(path: Path, text: str, flag: str, failed: list[str]) -> Path | None:
+    """A report that cannot be written at the end (the disk filled up) is said, and the others are still
+    written: the runs' verdicts are known and must not be lost to a traceback."""
+    try:
+        return _write(path, text)
+    except OSError as err:
+        failed.append(f"{flag} {path}: could not be written: {err.strerror or err}")
+        return None
 
 
 def shown_path(path: Path) -> str:
