@@ -10,8 +10,9 @@ Format (`kind: RunSeries`), all times unix seconds, one point per step (the scra
      "notes": ["..."]}
 
 `good` and `total` are counted from the run's start up to each time, from the same raw samples and
-the same exact counting as the verdict; `burn_rate` is the error ratio over the trailing
-`burn_window_s` divided by the error budget (1 - objective): the abort guard's window when the
+the same exact counting as the verdict; `burn_rate` is the error ratio of those counts over the
+trailing `burn_window_s` divided by the error budget (1 - objective), so a counter born inside the
+window counts whole: the abort guard's window when the
 experiment has an abort condition (its threshold, `abort_burn_rate`, is drawn against it), otherwise
 a tenth of the run between 5 steps and 30 s. null is "no data at that time", never 0. The load is
 per whole second: requests sent that started in [t, t + 1), and the rate the profile asked for then.

@@ -1,7 +1,7 @@
 """Capture the series behind a report's plots at the end of a run, while Prometheus is still up.
 
 The counts come from the same raw samples and the same exact counting as the verdict (cumulative
-from the run's start); the burn rate is the same trailing-window query the peak burn is read from.
+from the run's start); the burn rate is the error ratio of those counts over a trailing window.
 Nothing here can fail a run: what cannot be captured is left as null with a note saying why.
 """
 
@@ -17,7 +17,7 @@ from harness.judge.slo import budget_ratio
 from harness.load.client_sli import per_second
 from harness.load.driver import LoadRun
 from harness.load.record import DROPPED_REQUEST_NAME, Record
-from harness.plan import Plan, SliQueries, burn_query
+from harness.plan import Plan, SliQueries
 from harness.prom.client import PromClient
 from harness.promql import increase_query, raw_samples_query
 from harness.result.series import LoadSeries, RunSeries, SliSeries
@@ -69,13 +69,13 @@ def _sli_series(client: PromClient, loaded: LoadedExperiment, sli: SliQueries, s
     empty: Values = [None] * len(times)
     try:
         if sli.client is not None:
-            good, total, burn = _client_counts(record, sli, start, times, window_s, budget)
+            good, total = _client_counts(record, sli, start, times)
         else:
             good, total = _prometheus_counts(client, sli, start, end, step, times)
-            burn = _prometheus_burn(client, sli, start, times, step, window_s, budget)
     except EvidenceError as err:
         notes.append(f"{sli.slo}: no series captured ({err})")
-        good, total, burn = empty, empty, empty
+        good, total = empty, empty
+    burn = trailing_burn(good, total, max(1, round(window_s / step)), budget)
     return SliSeries(slo=sli.slo, objective=float(slo.objective / 100), abort_burn_rate=threshold,
                      burn_window_s=window_s, time=tuple(round(t, 3) for t in times), good=tuple(good),
                      total=tuple(total), burn_rate=tuple(_significant(b) for b in burn))
@@ -121,14 +121,18 @@ def _cumulative(client: PromClient, query: str, sli: SliQueries, start: float, e
     return values
 
 
-def _prometheus_burn(client: PromClient, sli: SliQueries, start: float, times: Sequence[float], step: float,
-                     window_s: float, budget: float) -> Values:
-    judged = [t for t in times if t >= start + window_s]
-    if not judged or budget <= 0:
-        return [None] * len(times)
-    answer = client.query_range(burn_query(sli, window_s), judged[0], judged[-1], step)
-    ratios = _aligned(answer.matrix[0].points if answer.matrix else (), times)
-    return [None if r is None else r / budget for r in ratios]
+def trailing_burn(good: Values, total: Values, lag: int, budget: float) -> Values:
+    """The error ratio over the trailing `lag` points divided by the budget, from the exact cumulative
+    counts (so a counter born inside the window counts whole, where `increase()` would miss its start);
+    None before a whole window has passed or where a count is missing."""
+    burn: Values = []
+    for i, (g, t) in enumerate(zip(good, total, strict=True)):
+        g0, t0 = (good[i - lag], total[i - lag]) if i >= lag else (None, None)
+        if g is None or t is None or g0 is None or t0 is None or t - t0 <= 0 or budget <= 0:
+            burn.append(None)
+        else:
+            burn.append((1.0 - (g - g0) / (t - t0)) / budget)
+    return burn
 
 
 def _aligned(points: Sequence[tuple[float, float]], times: Sequence[float]) -> Values:
@@ -137,27 +141,22 @@ def _aligned(points: Sequence[tuple[float, float]], times: Sequence[float]) -> V
     return [found.get(round(t, 3)) for t in times]
 
 
-def _client_counts(record: Record | None, sli: SliQueries, start: float, times: Sequence[float],
-                   window_s: float, budget: float) -> tuple[Values, Values, Values]:
+def _client_counts(record: Record | None, sli: SliQueries, start: float,
+                   times: Sequence[float]) -> tuple[Values, Values]:
     client = sli.client
     if record is None or record.started_at is None or client is None or not times:
         raise EvidenceError("the load record is empty")
     first = math.ceil(start)
-    seconds = range(first, math.floor(times[-1]))
-    rows, problems = per_second(record, client, seconds)
+    rows, problems = per_second(record, client, range(first, math.floor(times[-1])))
     if problems:
         raise EvidenceError("; ".join(problems))
     good: Values = []
     total: Values = []
-    burn: Values = []
     for at in times:
         done = rows[:max(0, math.floor(at) - first)]  # whole seconds that ended by `at`
         total.append(float(sum(t for t, _ in done)))
         good.append(float(sum(g for _, g in done)))
-        trailing = done[-int(window_s):] if len(done) >= window_s else []
-        count = sum(t for t, _ in trailing)
-        burn.append((count - sum(g for _, g in trailing)) / count / budget if count and budget > 0 else None)
-    return good, total, burn
+    return good, total
 
 
 def _load_series(record: Record | None, load: LoadRun, start: float, end: float) -> LoadSeries:

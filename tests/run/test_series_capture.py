@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from harness.evidence.counting import exact_increase
 from harness.load.driver import LoadRun
 from harness.load.record import Record
@@ -63,6 +65,11 @@ def test_counts_burn_rate_and_load_on_the_grid() -> None:
     burn = dict(zip(sli.time, sli.burn_rate, strict=True))
     assert burn[T0 + 11] is None  # the first 12 s have no full window yet
     assert burn[T0 + 40] == 0.0
-    peak = burn[T0 + 75]
-    assert peak is not None and 80 < peak < 100  # ~10 / 110 of requests bad, over a 0.1 % budget
+    for at in sli.time[12:]:  # the error ratio of the exact counts over (at - 12 s, at], over the budget
+        total = exact_increase(table, at - 12, at).value
+        bad = exact_increase(table[1:], at - 12, at).value or 0.0
+        assert total is not None and burn[at] == pytest.approx(bad / total / 0.001, rel=1e-5)  # six significant digits
+    # the 5xx counter is born at 60 s with its first 10 errors: counted whole, where increase() misses them
+    first = burn[T0 + 60]
+    assert first is not None and first == pytest.approx(10 / 1210 / 0.001, rel=1e-5)
     assert captured.load.achieved_rps[:3] == (100.0, 100.0, 100.0) and captured.load.requested_rps[0] == 100.0
