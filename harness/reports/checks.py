@@ -45,6 +45,11 @@ def run_checks(result: RunResult) -> list[Check]:
     return _unique(checks)
 
 
+def stopped_by_hand(result: RunResult) -> bool:
+    """Halted by a signal or the kill switch (a person or a cancelled job), not by its own abort rule."""
+    return result.halted is not None and result.halted.startswith((*_INTERRUPTED, "kill switch"))
+
+
 def interrupted(result: RunResult) -> bool:
     """Stopped by a signal (Ctrl-C, a cancelled CI job) before it finished, not by its own abort rule."""
     return result.halted is not None and result.halted.startswith(_INTERRUPTED)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from harness.reports.checks import Check, run_checks
+from harness.reports.checks import Check, run_checks, stopped_by_hand
 from harness.reports.figures import pct
 from harness.result.model import RunResult, SloResult
 from harness.result.series import RunSeries, SliSeries
@@ -64,13 +64,18 @@ def _head(result: RunResult, designed: str | None) -> str:
 def _summary(result: RunResult, designed: str | None, checks: Sequence[Check]) -> str:
     promises = "; ".join(_promise(slo) for slo in result.slos) or "no SLO hypothesis"
     failing = [c for c in checks if c.verdict != "PASS"]
-    if failing:
+    if stopped_by_hand(result):
+        happened = (f"the run was halted before it finished ({result.halted}); its checks judge only what ran, and "
+                    "a check of a phase that never ran says so.")
+    elif failing:
         happened = f"{failing[0].name} did not hold: {failing[0].reason}."
     elif designed and designed != "PASS":
         happened = f"every check held, where the experiment was designed to end {designed}."
     else:
         happened = result.reason or "every check held."
-    faults = ", ".join(f"{f.name} ({f.type})" for f in result.faults) or "no fault"
+    injected = [f for f in result.faults if f.started is not None]
+    faults = ", ".join(f"{f.name} ({f.type})" for f in injected) or (
+        "its faults (none was injected before the run was halted)" if stopped_by_hand(result) else "no fault")
     return (f"## Summary\n\nHypothesis: under {faults}, {promises}.\n\n"
             f"Verdict: **{result.verdict}**. {happened}\n")
 
@@ -165,13 +170,20 @@ def _went(checks: Sequence[Check]) -> str:
 
 
 def _actions(result: RunResult, checks: Sequence[Check]) -> str:
-    faults = ", ".join(f.type for f in result.faults) or "the fault"
+    if stopped_by_hand(result):
+        return ("## Action items (suggested)\n\n- [ ] **detect**: the run was stopped by hand or by its job "
+                f"({result.halted}) before it finished: run it again to the end before drawing conclusions\n")
+    faults = ", ".join(f.type for f in result.faults if f.started is not None) or "the fault"
     items = []
     for check in checks:
-        if check.verdict == "PASS":
+        if check.verdict != "FAIL":  # an undecided check is evidence missing, not a weakness found
             continue
         kind, text = _action(check, faults)
         items.append(f"- [ ] **{kind}**: {text}")
+    undecided = [c.name for c in checks if c.verdict not in ("PASS", "FAIL")]
+    if undecided:
+        items.append(f"- [ ] **detect**: {', '.join(undecided)} could not be decided: fix the evidence (see What went "
+                     "wrong) and run again")
     items = items or ["- [ ] **prevent**: the experiment ended as it did without a failed check: review its design"]
     return "\n".join(["## Action items (suggested)", "", *items]) + "\n"
 

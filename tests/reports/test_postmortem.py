@@ -46,3 +46,12 @@ def test_every_section_with_numbers_and_timestamps() -> None:
 def test_without_series_it_says_what_it_cannot_know() -> None:
     draft = postmortem(checkout_result(), None)
     assert "time below objective unknown (no series were captured)" in draft
+
+
+def test_a_run_stopped_by_hand_suggests_running_it_again_not_fixes() -> None:
+    halted = checkout_result(halted="interrupted by SIGTERM", verdict="ABORTED", faults=[])
+    draft = postmortem(halted, None, designed="PASS")
+    assert "Hypothesis: under its faults (none was injected before the run was halted)" in draft
+    assert "the run was halted before it finished (interrupted by SIGTERM)" in draft
+    actions = draft.split("## Action items (suggested)")[1]
+    assert "run it again to the end" in actions and "mitigate" not in actions and "prevent" not in actions
