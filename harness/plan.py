@@ -80,6 +80,10 @@ class SliQueries:
         return replace(self, good=good, bad=None, total=total)
 
 
+START_AND_JUDGE_S = 15.0
+"""Beyond the phases: platform start, checks before the first fault, the last scrapes, judging."""
+
+
 @dataclass(frozen=True)
 class Plan:
     experiment: str
@@ -101,6 +105,11 @@ class Plan:
     @property
     def duration(self) -> float:
         return self.phases[-1].end if self.phases else 0.0
+
+    @property
+    def expected_s(self) -> float:
+        """Wall time of a run, about: its phases, the settle after them, and starting and judging."""
+        return self.duration + self.settle_s + START_AND_JUDGE_S
 
     def phase(self, name: str) -> PhaseSpan:
         for span in self.phases:

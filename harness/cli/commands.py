@@ -67,6 +67,8 @@ def progress_every() -> float:
 def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
     from harness.api import RunOptions, run_experiment
 
+    if is_gameday_file(path):
+        raise SpecError([f"{path}: this is a game day (kind: GameDay): run it with `harness gameday {path}`"])
     loaded = load_experiment(path)
     print(f"running {loaded.name} ({path}) on platform {loaded.experiment.target.platform}", file=sys.stderr)
     options = RunOptions(output=output, stop_file=stop_file, progress=progress_sink(quiet),

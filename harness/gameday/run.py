@@ -19,8 +19,9 @@ from harness.errors import HarnessError, Refused, SpecError
 from harness.gameday.checks import budget_checks, client_for, failed, steady_state, wait_for_steady_state
 from harness.gameday.outcome import REFUSED_PREFIX, gameday_outcome
 from harness.gameday.reports import write_reports
-from harness.gameday.window import closed_message, is_open
+from harness.gameday.window import closed_message, is_open, too_long_message
 from harness.gate.run import BetweenRuns, kill_switch, shown_path, stop_between_runs
+from harness.plan import build_plan
 from harness.reports.checks import interrupted
 from harness.result.gameday import BudgetCheck, CooldownRecord, GameDayResult, GameDayRun, Participants, write_gameday
 from harness.result.model import RunResult
@@ -68,10 +69,13 @@ class _Day:
 
 
 def refuse_outside_window(loaded: LoadedGameDay, now: datetime) -> None:
-    """Nothing starts outside the window (a cron that fired late): Refused, with the next opening."""
+    """Nothing starts outside the window (a cron that fired late), nor when the first experiment would run
+    past its end: Refused, with the next opening."""
     window = loaded.gameday.window
     if window is not None and not is_open(window, now):
         raise Refused(f"{loaded.path}: {closed_message(window, now)}; nothing was started")
+    if window is not None and (late := too_long_message(window, now, build_plan(loaded.experiments[0]).expected_s)):
+        raise Refused(f"{loaded.path}: {late}; nothing was started")
 
 
 def run_gameday(loaded: LoadedGameDay, options: GameDayOptions) -> GameDayResult:
@@ -100,9 +104,12 @@ def run_gameday(loaded: LoadedGameDay, options: GameDayOptions) -> GameDayResult
 
 def _before_start(day: _Day, experiment: LoadedExperiment) -> str | None:
     """The window and the budget gate; the reason to stop, prefixed as a refusal."""
-    gameday = day.loaded.gameday
-    if gameday.window is not None and not is_open(gameday.window, day.options.now()):
-        return REFUSED_PREFIX + closed_message(gameday.window, day.options.now())
+    gameday, now = day.loaded.gameday, day.options.now()
+    if gameday.window is not None and not is_open(gameday.window, now):
+        return REFUSED_PREFIX + closed_message(gameday.window, now)
+    if gameday.window is not None and (late := too_long_message(gameday.window, now,
+                                                                 build_plan(experiment).expected_s)):
+        return REFUSED_PREFIX + late
     if gameday.budget_gate is None:
         return None
     client = client_for(experiment)

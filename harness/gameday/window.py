@@ -37,3 +37,22 @@ def closed_message(window: Window, now: datetime) -> str:
     when = f"; it next opens {opening:%a %Y-%m-%d %H:%M} {window.timezone}" if opening else ""
     return (f"outside the game day's window ({days} {window.hours} {window.timezone}; it is now "
             f"{local:%a %H:%M} there){when}")
+
+
+def closes_at(window: Window, now: datetime) -> datetime:
+    """When the window that is open now closes (midnight for a window to 24:00)."""
+    local = now.astimezone(window.zone)
+    _, end = window.span
+    if end is None:
+        return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=window.zone)
+    return datetime.combine(local.date(), end, tzinfo=window.zone)
+
+
+def too_long_message(window: Window, now: datetime, needed_s: float) -> str | None:
+    """Why an experiment of about needed_s may not start now: it would still run when the window closes."""
+    closing = closes_at(window, now)
+    left = (closing - now).total_seconds()
+    if needed_s <= left:
+        return None
+    return (f"the next experiment takes about {needed_s:.0f}s but the window closes in {max(left, 0):.0f}s "
+            f"({closing:%H:%M} {window.timezone}); it would run past the window's end")

@@ -34,6 +34,7 @@ from harness.result.model import RunResult
 from harness.result.series import load_series
 from harness.run.progress import ProgressSink
 from harness.run.runner import RunOptions
+from harness.spec.gameday import is_gameday_file
 from harness.spec.loader import LoadedExperiment
 from harness.spec.source import DocumentError, read_all_documents
 
@@ -109,7 +110,9 @@ def prepare_gate(paths: Sequence[Path], outputs: GateOutputs, stop_file: Path | 
     if history is not None:
         problems += history_problems(*history, names={loaded.name for loaded in experiments})
     if not experiments and not problems:
-        problems.append(f"{', '.join(str(p) for p in paths)}: no experiment (kind: Experiment) to run")
+        days = [str(path) for path in files if is_gameday_file(path)]
+        hint = f" ({', '.join(days)}: a game day, run with `harness gameday FILE`)" if days else ""
+        problems.append(f"{', '.join(str(p) for p in paths)}: no experiment (kind: Experiment) to run{hint}")
     names: dict[str, Path] = {}
     for loaded in experiments:
         earlier = names.setdefault(loaded.name, loaded.path)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from harness.judge.slo import budget_ratio, z_for
 from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
-from harness.plan import Plan, build_plan, judged_window, window_queries
+from harness.plan import START_AND_JUDGE_S, Plan, build_plan, judged_window, window_queries
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.gameday import GameDay, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
@@ -188,22 +188,18 @@ def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> st
     return f"replicas_ready {item.replicas_ready} replicas within {within}, counted from each pod-kill"
 
 
-START_AND_JUDGE_S = 15.0
-"""Per experiment, beyond its phases: platform start, checks before the first fault, the last scrapes, judging."""
-
-
 def describe_gameday(loaded: LoadedGameDay) -> str:
     """The order, each experiment's timeline, the cooldowns, the checks and the expected time."""
     gameday = loaded.gameday
     plans = [build_plan(experiment) for experiment in loaded.experiments]
     cooldowns = gameday.cooldown * (len(plans) - 1)
-    expected = sum(p.duration + p.settle_s for p in plans) + START_AND_JUDGE_S * len(plans) + cooldowns
+    expected = sum(p.expected_s for p in plans) + cooldowns
     lines = [f"game day {loaded.name} ({loaded.path}): {len(plans)} experiments, expected about "
              f"{format_duration(round(expected))} (phases, {format_duration(START_AND_JUDGE_S)} each to start and "
              f"judge, cooldowns {format_duration(cooldowns)})"]
     if gameday.metadata.description:
         lines.append(gameday.metadata.description)
-    lines += [_window_text(gameday), _budget_text(gameday),
+    lines += [_window_text(gameday, expected), _budget_text(gameday),
               f"stop on: {', '.join(gameday.stop_on)} (when it is not the designed verdict)", ""]
     for index, (experiment, plan) in enumerate(zip(loaded.experiments, plans, strict=True)):
         if index:
@@ -216,11 +212,17 @@ def describe_gameday(loaded: LoadedGameDay) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _window_text(gameday: GameDay) -> str:
+def _window_text(gameday: GameDay, expected_s: float) -> str:
     window = gameday.window
     if window is None:
         return "window: none (starts whenever it is run)"
-    return f"window: {', '.join(window.days)} {window.hours} {window.timezone} (checked before each experiment)"
+    text = (f"window: {', '.join(window.days)} {window.hours} {window.timezone} (before each experiment: it must "
+            "end inside the window)")
+    start, end = window.span
+    length = ((end.hour * 60 + end.minute) if end else 24 * 60) * 60 - (start.hour * 60 + start.minute) * 60
+    if expected_s > length:
+        text += f"; WARNING: the day takes about {format_duration(round(expected_s))}, longer than the window"
+    return text
 
 
 def _budget_text(gameday: GameDay) -> str:

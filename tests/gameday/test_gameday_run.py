@@ -200,3 +200,14 @@ def test_an_existing_stop_file_is_refused_before_anything_starts(capsys: pytest.
     code, _, err = run_cli(capsys, "gameday", str(_day(tmp_path)), "--stop-file", str(stop), "--output",
                            str(tmp_path / "runs"))
     assert code == 2 and f"--stop-file {stop} already exists" in err and not (tmp_path / "runs").exists()
+
+
+def test_an_experiment_that_would_run_past_the_window_does_not_start(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    started = _fake_runs(monkeypatch, {})
+    window = {"days": ["Fri"], "hours": "09:00-12:01", "timezone": "UTC"}
+    closing = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # a minute left; the experiment takes about 75 s
+    with pytest.raises(Refused) as refused:
+        run_gameday(_loaded(tmp_path, window=window), _options(tmp_path, Clock(), now=lambda: closing))
+    assert "the window closes in 60s (12:01 UTC); it would run past the window's end" in str(refused.value)
+    assert started == [] and not (tmp_path / "runs").exists()

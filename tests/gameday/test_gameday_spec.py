@@ -106,3 +106,11 @@ def test_outside_the_window_the_message_names_the_next_opening() -> None:
     assert opening is not None and opening.isoformat() == "2026-12-07T09:00:00+01:00"  # Monday
     assert "it next opens Mon 2026-12-07 09:00 Europe/Berlin" in closed_message(WINDOW, friday)
     assert "it is now Fri 11:00 there" in closed_message(WINDOW, friday)
+
+
+def test_a_game_day_given_to_run_or_gate_points_at_harness_gameday(capsys: pytest.CaptureFixture[str]) -> None:
+    demo = ROOT / "gamedays" / "demo.yaml"
+    code, _, err = run_cli(capsys, "run", str(demo))
+    assert code == 2 and f"{demo}: this is a game day (kind: GameDay): run it with `harness gameday {demo}`" in err
+    code, _, err = run_cli(capsys, "gate", str(demo))
+    assert code == 2 and "a game day, run with `harness gameday FILE`" in err
