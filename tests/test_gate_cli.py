@@ -123,7 +123,7 @@ def test_history_lists_the_runs_of_an_experiment_newest_first(capsys: pytest.Cap
     assert lines[1].startswith("r2  FAIL  avail: baseline 100.00% fault 99.94%; budget 0.0100%; peak burn 0.06")
     assert lines[2].startswith("r1  FAIL")
     code, out, _ = run_cli(capsys, "history", "nothing-ran", "--history", str(tmp_path))
-    assert code == 0 and out == f"no finished runs of nothing-ran in {tmp_path}\n"
+    assert code == 0 and out == f"no finished runs of nothing-ran in {tmp_path} (it has runs of: checkout, other)\n"
     code, _, err = run_cli(capsys, "history", "missing.yaml", "--history", str(tmp_path))
     assert code == 2 and "missing.yaml" in err
 

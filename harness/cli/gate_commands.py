@@ -158,7 +158,9 @@ def history(experiment: str, folder: Path, limit: int) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     runs = found.of(name)[::-1][:limit]
     if not runs:
-        print(f"no finished runs of {name} in {folder}")
+        known = sorted({run.experiment for run in found.runs})
+        print(f"no finished runs of {name} in {folder}"
+              + (f" (it has runs of: {', '.join(known)})" if known else ""))
         return 0
     print(f"{len(runs)} run(s) of {name} in {folder}, newest first"
           + ("; * = another version of the experiment (not compared)" if fingerprint else ""))

@@ -84,7 +84,7 @@ class TimePlot:
                  f"<title>{escape(self.title)}</title>",
                  f'<rect class="plot-area" x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
                  f'height="{HEIGHT - TOP - BOTTOM}" fill="{PLOT_FILL}" stroke="#888" stroke-width="1"/>']
-        parts += [self._band(band) for band in self.bands]
+        parts += [self._band(band, row % 2) for row, band in enumerate(self.bands)]
         parts += self._axes()
         parts += [self._mark(mark) for mark in self.marks]
         parts += [self._level(level) for level in self.levels]
@@ -92,12 +92,13 @@ class TimePlot:
         parts.append("</svg>")
         return "\n".join(parts)
 
-    def _band(self, band: Band) -> str:
+    def _band(self, band: Band, row: int) -> str:
+        """The shaded window, labelled on one of two rows so that neighbouring faults stay readable."""
         x0, x1 = self.x(band.start), self.x(band.end)
         width = max(x1 - x0, MIN_BAND_PX)
         return (f'<g class="fault-band" data-start="{band.start:.3f}" data-end="{band.end:.3f}">'
                 f'<rect x="{x0:.2f}" y="{TOP}" width="{width:.2f}" height="{HEIGHT - TOP - BOTTOM}" '
-                f'fill="{BAND_FILL}"/><text x="{x0 + 3:.2f}" y="{TOP + 12}" class="band-label">'
+                f'fill="{BAND_FILL}"/><text x="{x0 + 3:.2f}" y="{TOP + 12 + 12 * row}" class="band-label">'
                 f"{escape(band.label)}</text></g>")
 
     def _mark(self, mark: Mark) -> str:
