@@ -10,7 +10,7 @@ import pytest
 
 from harness.evidence.counting import EXACT, INCREASE, Count
 from harness.evidence.phase import ClientCounts, PhaseEvidence
-from harness.judge.slo import budget_ratio, judge_phase, judge_slo, z_for
+from harness.judge.slo import _budget_share, budget_ratio, judge_phase, judge_slo, z_for
 from harness.spec.models import EvidencePolicy, Hypothesis, InlineSLO
 
 PERIOD = 30 * 86400.0
@@ -311,3 +311,7 @@ def test_a_shortfall_is_inconclusive_only_when_the_generator_could_not_keep_up(
         assert "the generator could not keep up" in judged.reason
     else:
         assert any(n.startswith(note) for n in judged.notes)
+
+
+def test_a_tiny_budget_share_keeps_its_significant_digits() -> None:
+    assert (_budget_share(4.8e-07), _budget_share(0.00463), _budget_share(0.0)) == ("4.8e-05%", "0.4630%", "0.0000%")

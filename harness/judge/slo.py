@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from statistics import NormalDist
@@ -262,11 +262,11 @@ def judge_slo(
         events_consumed = bad_total / (float(budget_ratio(slo)) * hypothesis.period_events)
     limit = float(hypothesis.max_budget_consumed) / 100 if hypothesis.max_budget_consumed is not None else None
     if limit is not None:
-        checks.append(_limit_check("budget consumed", spent, limit, "{:.4%}", complete))
+        checks.append(_limit_check("budget consumed", spent, limit, _budget_share, complete))
     burns = [p.burn_rate for p in spending if p.burn_rate is not None]
     peak = max([*burns, *([peak_burn_rate] if peak_burn_rate is not None else [])], default=None)
     if hypothesis.max_burn_rate is not None:
-        checks.append(_limit_check("burn rate", peak, hypothesis.max_burn_rate, "{:.2f}", complete))
+        checks.append(_limit_check("burn rate", peak, hypothesis.max_burn_rate, "{:.2f}".format, complete))
     verdict = combine(c[1] for c in checks)
     reason = "; ".join(f"{name}: {why}" for name, v, why in checks if v == verdict) if verdict != "PASS" else \
         "every judged phase and limit held"
@@ -274,14 +274,21 @@ def judge_slo(
                         limit, hypothesis.max_burn_rate, peak, tuple(checks))
 
 
-def _limit_check(name: str, value: float | None, limit: float, fmt: str,
+def _budget_share(value: float) -> str:
+    """Four decimals of a percent, or the significant digits of a share too small for them (never 0.0000%)."""
+    if 0 < abs(value) * 100 < 1e-4:
+        return f"{value * 100:.2g}%"
+    return f"{value:.4%}"
+
+
+def _limit_check(name: str, value: float | None, limit: float, fmt: Callable[[float], str],
                  complete: bool) -> tuple[str, Verdict, str]:
     """A run-wide limit. Phases without usable counts leave it unknown, unless the phases that do have
     counts already exceed it (spent budget only grows, a peak only rises): then it failed regardless."""
     if value is None or (not complete and value <= limit):
         return name, "INCONCLUSIVE", f"{name} unknown: no usable counts for every phase"
-    shown = fmt.format(value)
+    shown = fmt(value)
     if value > limit:
         at_least = "" if complete else "at least "
-        return name, "FAIL", f"{name} {at_least}{shown} exceeds the limit {fmt.format(limit)}"
-    return name, "PASS", f"{name} {shown} within the limit {fmt.format(limit)}"
+        return name, "FAIL", f"{name} {at_least}{shown} exceeds the limit {fmt(limit)}"
+    return name, "PASS", f"{name} {shown} within the limit {fmt(limit)}"
