@@ -10,6 +10,7 @@ from harness.errors import EvidenceError
 from harness.judge.slo import budget_ratio
 from harness.plan import Plan, SliQueries, burn_query
 from harness.prom.client import PromClient
+from harness.run.cluster_checks import READINESS_EVERY_S
 from harness.run.faultrunner import FaultRunner
 from harness.run.record import ExpectationResult, RunRecord
 from harness.spec.loader import LoadedExperiment
@@ -91,7 +92,10 @@ def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run
 
 
 def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Sequence[float], run_end: float,
-                   step: float, metric: str = "shop_replicas_ready") -> ExpectationResult:
+                   step: float, metric: str = "shop_replicas_ready",
+                   samples: Sequence[tuple[float, float]] | None = None) -> ExpectationResult:
+    """From Prometheus' `metric`, or from `samples` the run read from the platform itself (kubernetes:
+    the workload's readyReplicas, every READINESS_EVERY_S)."""
     target = f"{expect.replicas_ready} replicas"
     if not kills:
         return ExpectationResult("replicas_ready", target, expect.within, "INCONCLUSIVE", None,
@@ -101,7 +105,8 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
         return early
     worst = 0.0
     for kill in kills:
-        points = _points(client, f"max({metric})", kill, run_end, step)
+        points = (_points(client, f"max({metric})", kill, run_end, step) if samples is None
+                  else [(t, v) for t, v in samples if kill <= t <= run_end])
         dipped = [t for t, v in points if v < expect.replicas_ready]
         restored = next((t for t, v in points if v >= expect.replicas_ready and (not dipped or t > dipped[0])),
                         None)
@@ -155,7 +160,10 @@ def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Pla
             results.append(safe(lambda i=item: alert_fires(client, i, first_start, run_end, step),
                                        "alert", item.alert, item.within))
         elif isinstance(item, ExpectReplicasReady):
-            results.append(safe(lambda i=item: replicas_ready(client, i, kills, run_end, step),
+            samples = state.readiness if state.platform == "kubernetes" else None
+            every = READINESS_EVERY_S if samples is not None else step
+            results.append(safe(lambda i=item, r=samples, e=every: replicas_ready(client, i, kills, run_end, e,
+                                                                                   samples=r),
                                        "replicas_ready", str(item.replicas_ready), item.within))
     return results
 

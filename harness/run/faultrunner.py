@@ -66,6 +66,10 @@ class FaultRunner:
         self._lock = threading.Lock()
         self.records: dict[str, FaultRecord] = {}
 
+    def context(self, slot: FaultSlot) -> FaultContext:
+        """What a driver is given for this slot (also used to aim faults before the run starts)."""
+        return self._context(slot)
+
     def inject(self, slot: FaultSlot) -> FaultRecord:
         fault = slot.fault
         record = FaultRecord(fault.name, str(fault.type), slot.start, slot.end)

@@ -24,7 +24,6 @@ from harness.errors import (
     PlatformError,
     Refused,
     SpecError,
-    UnsupportedError,
 )
 from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
@@ -36,6 +35,13 @@ from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
 from harness.result.series import write_series
+from harness.run.cluster_checks import (
+    READINESS_EVERY_S,
+    check_faults_before_start,
+    refusing_by_policy,
+    sample_readiness,
+    samples_readiness,
+)
 from harness.run.expectations import resolve_expectations
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import AbortGuard, watched_slis
@@ -87,9 +93,6 @@ def new_run_dir(options: RunOptions, name: str, now: float) -> tuple[str, Path]:
 def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
     """Run one experiment and return its recorded state (result.json is already written)."""
     plan = build_plan(loaded)
-    if loaded.experiment.target.platform == "kubernetes":
-        raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
-                               "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
     if options.stop_file is not None and options.stop_file.exists():
         raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
@@ -168,9 +171,10 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
              platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
     log.info("starting platform %s", loaded.experiment.target.platform)
-    platform = open_platform(loaded, state.run_dir)
+    platform = refusing_by_policy(loaded, lambda: open_platform(loaded, state.run_dir))
     cleanup.callback(_shielded, interrupts, platform.close)
     platform_ref.append(platform)
+    check_faults_before_start(loaded, plan, faults.context)
     state.prometheus_url = platform.prometheus_url
     client = _client(loaded, platform)
     client.check_reachable()
@@ -185,7 +189,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     current = [plan]
     checkpoints = [_recheck(client, loaded, current, state, options, waiting)] if waiting else []
     try:
-        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options)
+        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options, platform)
         run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep,
                      checkpoints)
     except Halt as halt:
@@ -273,8 +277,10 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
 
 
 def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
-             state: RunRecord, options: RunOptions) -> list[Ticker]:
+             state: RunRecord, options: RunOptions, platform: Platform) -> list[Ticker]:
     tickers = []
+    if samples_readiness(loaded):
+        tickers.append(Ticker(READINESS_EVERY_S, lambda now: sample_readiness(platform, state, now)))
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
         tickers.append(Ticker(options.progress_every_s, progress.tick))

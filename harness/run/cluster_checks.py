@@ -1,0 +1,73 @@
+"""Before anything is injected on a cluster: every fault aimed once (the blast-radius policy, the pods,
+the Chaos Mesh CRDs), and the workload's readiness sampled while the run goes.
+
+Preparing a fault only reads the cluster (its `apply` is what changes it), so this check changes nothing.
+A refusal by the policy is the file's to fix (exit 2, naming the field); an unreachable API server,
+missing CRDs or an RBAC denial are the environment's (PlatformError, exit 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+from harness.errors import BlastRadiusError, HarnessError, SpecError
+from harness.faults.base import FaultContext
+from harness.faults.registry import prepare
+from harness.plan import FaultSlot, Plan
+from harness.platform.base import Platform
+from harness.run.record import RunRecord
+from harness.spec.faults import CLUSTER_FAULTS
+from harness.spec.loader import LoadedExperiment
+
+log = logging.getLogger(__name__)
+
+READINESS_EVERY_S = 0.5
+T = TypeVar("T")
+
+
+def _where(field: tuple[str | int, ...], index: int | None) -> str:
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in field).lstrip(".")
+    if (field and field[0] == "target") or index is None:
+        return path
+    return f"faults[{index}]" + (f".{path}" if path else "")
+
+
+def refusing_by_policy(loaded: LoadedExperiment, call: Callable[[], T], index: int | None = None) -> T:
+    """Run `call`; a blast-radius refusal becomes the file's error, naming the file and the field."""
+    try:
+        return call()
+    except BlastRadiusError as err:
+        raise SpecError([f"{loaded.path}: {_where(err.field, index)}: {err} (nothing was injected)"]) from None
+
+
+def check_faults_before_start(loaded: LoadedExperiment, plan: Plan,
+                              context: Callable[[FaultSlot], FaultContext]) -> None:
+    if loaded.experiment.target.platform != "kubernetes":
+        return
+    for slot in plan.faults:
+        if slot.fault.type in CLUSTER_FAULTS:
+            refusing_by_policy(loaded, partial(_aim, slot, context), slot.index)
+            log.info("fault %s: allowed by the blast-radius policy", slot.name)
+
+
+def _aim(slot: FaultSlot, context: Callable[[FaultSlot], FaultContext]) -> None:
+    prepare(slot.fault, context(slot))
+
+
+def samples_readiness(loaded: LoadedExperiment) -> bool:
+    """Kubernetes has no `shop_replicas_ready` series: its workload's status is read during the run."""
+    target = loaded.experiment.target
+    return target.platform == "kubernetes" and target.kubernetes is not None and target.kubernetes.workload is not None
+
+
+def sample_readiness(platform: Platform, state: RunRecord, now: float) -> None:
+    try:
+        readiness = platform.readiness()
+    except HarnessError as err:  # a missed sample is a gap, not a failed run (the expectation sees the gap)
+        log.warning("readiness could not be read: %s", err)
+        return
+    if readiness is not None:
+        state.readiness.append((now, readiness.ready))
