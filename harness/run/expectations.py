@@ -26,18 +26,18 @@ def _points(client: PromClient, query: str, start: float, end: float, step: floa
 
 
 def _result(kind: str, target: str, within: float, observed: float | None, why: str,
-            resolution: float = 0.0) -> ExpectationResult:
+            resolution: float = 0.0, basis: str = "scrape interval") -> ExpectationResult:
     """A time measured at the query step is only known to ± one step: the verdict never flips on it."""
     if observed is None:
         return ExpectationResult(kind, target, within, "FAIL", None, why)
-    measured = f"after {observed:.1f}s ± {resolution:g}s (scrape interval)"
+    measured = f"after {observed:.1f}s ± {resolution:g}s ({basis})"
     if observed + resolution <= within:
         return ExpectationResult(kind, target, within, "PASS", observed, f"{why} {measured} (within {within:g}s)")
     if observed - resolution > within:
         return ExpectationResult(kind, target, within, "FAIL", observed, f"{why} {measured} (beyond {within:g}s)")
     return ExpectationResult(kind, target, within, "INCONCLUSIVE", observed,
                              f"{why} {measured}: {observed:.1f}s ± {resolution:g}s against within {within:g}s: "
-                             "cannot tell at this scrape interval")
+                             f"cannot tell at this {basis}")
 
 
 def _ended_before(kind: str, target: str, within: float, start: float, end: float,
@@ -114,7 +114,8 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
             return _result("replicas_ready", target, expect.within, None,
                            f"{target} not ready again by the end of the run")
         worst = max(worst, restored - kill if dipped else 0.0)
-    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again", step)
+    basis = "scrape interval" if samples is None else "the workload's status, sampled at that interval"
+    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again", step, basis)
 
 
 def refused_reason(err: EvidenceError) -> str:
