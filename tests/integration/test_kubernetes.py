@@ -180,3 +180,23 @@ def test_sigterm_or_sigkill_and_rollback_leave_no_chaos_mesh_resource(cluster: S
     assert cluster.stack.fault_proxy.active() == {}
     if how == "SIGKILL":
         assert "ok     slow-long: deleted networkchaos harness-slow-long-" in done.stdout
+
+
+def test_the_api_server_gone_mid_run_is_exit_5_and_rollback_finishes_later(cluster: SimulatedCluster,
+                                                                           tmp_path: Path, start_cli: Any) -> None:
+    experiment = cluster.experiment(tmp_path, "k8s-api-gone", kubernetes={"max_percent": "100%"},
+                                    phases={**LONG, "fault": "8s"}, faults=[{**LONG_LATENCY, "duration": "6s"}])
+    running: RunningCli = start_cli(experiment)
+    running.wait_for_journal("applied")
+    cluster.sim.go_away()
+    code = running.wait(timeout_s=90)
+    assert code == 5, running.stderr()[-3000:]
+    result = read_json(running.run_dir() / "result.json")
+    assert "rollback failed for slow-long" in result["reason"]
+    failed = [e for e in journal_entries(running.run_dir()) if e["event"] == "revert-failed"]
+    assert "unreachable" in failed[0]["error"] and "context kind-gate, namespace shop" in failed[0]["error"]
+    assert len(cluster.chaos_objects()) == 1
+    cluster.sim.come_back()
+    done = rollback(running.run_dir())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cluster.chaos_objects() == [] and cluster.stack.fault_proxy.active() == {}
