@@ -110,6 +110,22 @@ class Cluster:
             self.add_namespace(namespace)
             self.pdbs[(namespace, name)] = {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
+    def apply_manifest(self, doc: dict[str, Any], replicas: Callable[[int], Replicas]) -> None:
+        """A manifest as `kubectl apply` would create it: workloads get `replicas(spec.replicas)` as pods."""
+        kind, meta, spec = doc["kind"], doc.get("metadata", {}), doc.get("spec", {})
+        namespace = meta.get("namespace", "default")
+        if kind == "Namespace":
+            self.add_namespace(meta["name"])
+        elif kind in ("Deployment", "StatefulSet"):
+            labels = dict(spec["selector"]["matchLabels"])
+            self.add_workload(kind, meta["name"], namespace, labels, replicas(int(spec.get("replicas", 1))), doc)
+        elif kind == "PodDisruptionBudget":
+            self.add_pdb(meta["name"], namespace, spec["selector"]["matchLabels"], spec.get("minAvailable"),
+                         spec.get("maxUnavailable"))
+        else:
+            with self.lock:
+                self.other[(kind, namespace, meta["name"])] = doc
+
     def _create_pod(self, workload: Workload, index: int, stale_instance: str) -> Pod:
         labels = {**workload.labels, "pod-template-hash": workload.template_hash} if workload.kind == "Deployment" \
             else {**workload.labels, "statefulset.kubernetes.io/pod-name": f"{workload.name}-{index}"}

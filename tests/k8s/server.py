@@ -36,6 +36,8 @@ class ApiSimulator:
         self.cluster = cluster or Cluster()
         self.denied: set[tuple[str, str]] = set()
         self.requests: list[tuple[str, str]] = []
+        self.authorized: list[tuple[str, str]] = []
+        """(verb, resource) of every request that reached a route: what an RBAC Role must grant."""
         self._tick_s = tick_s
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -155,6 +157,7 @@ class ApiSimulator:
                 continue
             groups = found.groupdict()
             named = groups.get("plural", resource) if resource in ("apps", "chaos-mesh.org") else resource
+            self.authorized.append((verb, named))
             if {(verb, named), ("*", named), (verb, "*")} & self.denied:
                 return 403, _status(403, "Forbidden", f'{named} is forbidden: User "system:serviceaccount:harness:'
                                     f'harness" cannot {verb} resource "{named}" in the namespace '
