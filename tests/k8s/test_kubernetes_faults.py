@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.config import kube_config
 
 from harness.errors import BlastRadiusError, HarnessError, PlatformError
 from harness.faults.base import FaultContext
 from harness.faults.registry import prepare
 from harness.faults.undo import apply_undo
+from harness.plan import FaultSlot
 from harness.platform.kubernetes.platform import KubernetesPlatform
 from harness.run.journal import Journal, pending, rollback
 from harness.spec.faults import FaultBase
 from harness.spec.models import Experiment, KubernetesTarget
+from tests.faults import make_runner
 from tests.k8s.conftest import CONTEXT, NAMESPACE, SimCluster
 
 NETWORKCHAOS = "networkchaos"
@@ -206,3 +209,31 @@ def test_rollback_deletes_what_the_journal_says_is_left_once_the_api_is_back(sim
     assert [(o.fault, o.ok) for o in outcomes] == [("hole", True)]
     assert sim_cluster.sim.cluster.chaos.objects == {}
     assert pending(tmp_path) == [] and rollback(tmp_path) == []
+
+
+# -- at injection time, and the client's import-time kubeconfig ------------------------------------------
+
+
+def test_a_refusal_right_before_the_injection_leaves_the_fault_uninjected(sim_cluster: SimCluster,
+                                                                          tmp_path: Path) -> None:
+    """The policy is checked again at the injection: a PDB added since the run started refuses the kill."""
+    platform = started()
+    kill = fault(name="kill", type="pod-kill", count=1)
+    prepare(kill, context(platform, tmp_path))  # allowed before the run
+    sim_cluster.sim.cluster.add_pdb("shop", NAMESPACE, {"app": "shop"}, min_available=3)
+    runner = make_runner(tmp_path, tmp_path / "experiment.yaml", platform)
+    record = runner.inject(FaultSlot(0, kill, 0.0, 0.0))
+    assert record.started is None
+    assert record.error is not None and "PodDisruptionBudget shop requires minAvailable 3" in record.error
+    assert sim_cluster.sim.cluster.deleted_pods == [] and pending(tmp_path) == []
+    runner.verify_all()
+    assert record.check is not None and record.check.took_effect is False
+
+
+def test_chaosk8s_reading_another_kubeconfig_than_the_harness_checked_is_refused(
+        sim_cluster: SimCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    platform = started()
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "other-kubeconfig"))
+    with pytest.raises(PlatformError, match=r"chaosk8s would read .*other-kubeconfig, but the harness checked "
+                                            r".*kubeconfig: set KUBECONFIG before the harness starts"):
+        prepare(fault(name="kill", type="pod-kill"), context(platform, tmp_path))

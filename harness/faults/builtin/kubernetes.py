@@ -19,6 +19,7 @@ def cluster_of(ctx: FaultContext) -> KubernetesPlatform:
 def aimed(fault: FaultBase, ctx: FaultContext, wanted: int | None) -> tuple[dict[str, str], list[PodInfo]]:
     """The fault's selector (or its workload's) and the ready pods the blast-radius policy lets it act on."""
     platform = cluster_of(ctx)
+    platform.connection.chaosk8s_secrets()  # chaosk8s must reach the cluster the policy is checked on
     labels = platform.selector_for(fault.selector)
     pods = platform.cluster.pods(labels)
     return labels, aim(fault.name, labels, platform.target.namespace, pods, wanted, platform.limits, ctx.seed)

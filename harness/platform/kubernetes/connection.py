@@ -17,6 +17,7 @@ from typing import Any
 import urllib3.exceptions
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from harness.errors import PlatformError
@@ -39,8 +40,15 @@ class Connection:
         return {"context": self.context, "namespace": self.namespace, "kubeconfig": self.kubeconfig}
 
     def chaosk8s_secrets(self) -> dict[str, str]:
-        """What chaosk8s functions need to use this same context."""
-        return {"KUBERNETES_CONTEXT": self.context} if self.kubeconfig else {}
+        """What chaosk8s functions need to use this same context. They load the kubeconfig the client
+        found at import: refuse when that is not the file the harness checked the policy against."""
+        if self.kubeconfig is None:
+            return {}
+        seen_at_import = str(kube_config.KUBE_CONFIG_DEFAULT_LOCATION).split(os.pathsep)[0]
+        if Path(os.path.expanduser(seen_at_import)).resolve() != Path(self.kubeconfig).resolve():
+            raise PlatformError(f"kubernetes context {self.context}: chaosk8s would read {seen_at_import}, but the "
+                                f"harness checked {self.kubeconfig}: set KUBECONFIG before the harness starts")
+        return {"KUBERNETES_CONTEXT": self.context}
 
 
 def kubeconfig_path(environ: Mapping[str, str]) -> Path:

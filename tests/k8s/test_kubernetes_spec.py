@@ -1,0 +1,55 @@
+"""What `validate` says about kubernetes files: bad input is exit 2 with the file and field, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.errors import SpecError
+from harness.spec.loader import load_experiment
+
+
+def write(folder: Path, target: dict[str, Any], fault: dict[str, Any]) -> Path:
+    (folder / "profile.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "harness/v1", "kind": "LoadProfile", "metadata": {"name": "p"}, "host": "http://127.0.0.1:1",
+        "requests": [{"name": "r", "path": "/"}], "stages": [{"duration": "5s", "users": 1, "spawn_rate": 1}]}))
+    doc = {"apiVersion": "harness/v1", "kind": "Experiment", "metadata": {"name": "k"}, "target": target,
+           "slos": [{"name": "s", "objective": 99, "sli": {"ratio": {"bad": "a_total", "total": "b_total"}}}],
+           "load": {"profile": "profile.yaml"}, "faults": [fault], "hypothesis": [{"slo": "s"}]}
+    if target["platform"] != "local":
+        doc["prometheus"] = {"url": "http://127.0.0.1:9"}
+    path = folder / "k.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+KUBE = {"platform": "kubernetes", "kubernetes": {"namespace": "shop"}}
+WITH_WORKLOAD = {"platform": "kubernetes", "kubernetes": {"namespace": "shop", "workload": "deployment/shop"}}
+
+
+@pytest.mark.parametrize(("target", "fault", "message"), [
+    (KUBE, {"name": "kill", "type": "pod-kill"},
+     "faults[0].selector: on kubernetes a fault never aims at the whole namespace: give it a selector, or name "
+     "the target workload in target.kubernetes.workload (deployment/NAME)"),
+    (WITH_WORKLOAD, {"name": "err", "type": "http-error", "rate": "5%", "duration": "5s"},
+     "faults[0].rate: a Chaos Mesh HTTPChaos answers every request of the pods it selects"),
+    ({"platform": "local"}, {"name": "kill", "type": "pod-kill", "mode": "evict"},
+     "faults[0].mode: mode: evict (the Eviction API) needs platform kubernetes"),
+    ({"platform": "kubernetes", "kubernetes": {"workload": "pod/shop"}}, {"name": "kill", "type": "pod-kill"},
+     "target.kubernetes.workload"),
+], ids=["no_selector_no_workload", "http_error_rate_below_100", "evict_on_local", "workload_not_a_workload"])
+def test_kubernetes_file_problems_name_the_field(tmp_path: Path, target: dict[str, Any], fault: dict[str, Any],
+                                                 message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_experiment(write(tmp_path, target, fault))
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_kubernetes_file_with_a_workload_validates(tmp_path: Path) -> None:
+    loaded = load_experiment(write(tmp_path, WITH_WORKLOAD, {"name": "slow", "type": "latency", "delay": "100ms",
+                                                             "duration": "5s"}))
+    assert loaded.experiment.target.kubernetes is not None
+    assert loaded.experiment.target.kubernetes.permitted_contexts == ()
