@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 from harness.errors import BlastRadiusError, HarnessError, SpecError
@@ -18,6 +19,8 @@ from harness.faults.base import FaultContext
 from harness.faults.registry import prepare
 from harness.plan import FaultSlot, Plan
 from harness.platform.base import Platform
+from harness.platform.factory import open_platform
+from harness.platform.kubernetes.platform import KubernetesPlatform
 from harness.run.record import RunRecord
 from harness.spec.faults import CLUSTER_FAULTS
 from harness.spec.loader import LoadedExperiment
@@ -55,6 +58,26 @@ def check_faults_before_start(loaded: LoadedExperiment, plan: Plan,
 
 def _aim(slot: FaultSlot, context: Callable[[FaultSlot], FaultContext]) -> None:
     prepare(slot.fault, context(slot))
+
+
+def aim_on_cluster(loaded: LoadedExperiment, plan: Plan, scratch: Path) -> list[str]:
+    """What `harness plan --cluster` shows: each cluster fault aimed against the live cluster now, read
+    only (refusals raise as in a run: SpecError for the policy, PlatformError for the environment)."""
+    platform = refusing_by_policy(loaded, lambda: open_platform(loaded, scratch))
+    try:
+        assert isinstance(platform, KubernetesPlatform)  # the caller checked the file's platform
+        where = platform.connection
+        lines = [f"cluster: context {where.context}, namespace {where.namespace}: every fault below is allowed now"]
+        for slot in plan.faults:
+            if slot.fault.type not in CLUSTER_FAULTS:
+                continue
+            context = FaultContext(platform, scratch, loaded.path, slot.index, f"plan-{loaded.name}")
+            prepared = refusing_by_policy(loaded, partial(prepare, slot.fault, context), slot.index)
+            drawn = " (which ones is drawn at the injection)" if slot.fault.type == "pod-kill" else ""
+            lines.append(f"  {slot.name}: {len(prepared.targets)} pod(s){drawn}, e.g. {', '.join(prepared.targets)}")
+        return lines
+    finally:
+        platform.close()
 
 
 def samples_readiness(loaded: LoadedExperiment) -> bool:

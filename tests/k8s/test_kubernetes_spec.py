@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from harness import cli
 from harness.errors import SpecError
 from harness.spec.loader import load_experiment
+from tests.k8s.conftest import SimCluster
 
 
 def write(folder: Path, target: dict[str, Any], fault: dict[str, Any]) -> Path:
@@ -53,3 +55,38 @@ def test_a_kubernetes_file_with_a_workload_validates(tmp_path: Path) -> None:
                                                              "duration": "5s"}))
     assert loaded.experiment.target.kubernetes is not None
     assert loaded.experiment.target.kubernetes.permitted_contexts == ()
+
+
+# -- `harness plan --cluster`: the policy against the live (simulated) cluster, read only ---------------------
+
+
+def plan_cluster(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str, str]:
+    code = cli.main(["plan", str(path), "--cluster"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+ON_SIM = {"platform": "kubernetes", "kubernetes": {"namespace": "shop", "workload": "deployment/shop",
+                                                   "allowed_contexts": ["kind-gate"]}}
+
+
+def test_plan_cluster_shows_what_each_fault_may_act_on(sim_cluster: SimCluster, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = plan_cluster(capsys, write(tmp_path, ON_SIM, {"name": "kill", "type": "pod-kill", "count": 1}))
+    assert code == 0
+    assert "cluster: context kind-gate, namespace shop: every fault below is allowed now" in out
+    assert "  kill: 1 pod(s) (which ones is drawn at the injection), e.g. shop-" in out
+    assert sim_cluster.sim.cluster.deleted_pods == []  # read only
+    assert all(method == "GET" for method, _ in sim_cluster.sim.requests)
+
+
+def test_plan_cluster_refusals_are_exit_2_and_an_unreachable_cluster_exit_5(
+        sim_cluster: SimCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, ON_SIM, {"name": "kill", "type": "pod-kill", "count": 2})
+    code, _, err = plan_cluster(capsys, path)
+    assert code == 2
+    assert f"{path}: faults[0].count: fault kill: selector app=shop in namespace shop: 2 of 3 ready pods is 67%" in err
+    sim_cluster.sim.go_away()
+    code, _, err = plan_cluster(capsys, path)
+    assert code == 5 and "context kind-gate, namespace shop" in err and "unreachable" in err
