@@ -147,6 +147,8 @@ def _check_faults(experiment: Experiment) -> Iterator[Finding]:
             yield (("faults", index, "at"),
                    f"runs from {format_duration(fault.at)} to {format_duration(end)} of the fault phase, which "
                    f"lasts {format_duration(phase)}: move it earlier, shorten it or lengthen phases.fault")
+        if experiment.target.platform == "kubernetes" and fault.type in CLUSTER_FAULTS:
+            continue  # it runs in the cluster (Chaos Mesh, the API server), not on this machine
         for loc, message in fault.environment_problems():
             yield ("faults", index, *loc), message
 

@@ -237,3 +237,25 @@ def test_chaosk8s_reading_another_kubeconfig_than_the_harness_checked_is_refused
     with pytest.raises(PlatformError, match=r"chaosk8s would read .*other-kubeconfig, but the harness checked "
                                             r".*kubeconfig: set KUBECONFIG before the harness starts"):
         prepare(fault(name="kill", type="pod-kill"), context(platform, tmp_path))
+
+
+@pytest.mark.parametrize(("fields", "plural", "spec", "rule"), [
+    ({"type": "http-error", "rate": "100%", "status": 502}, "httpchaos",
+     {"target": "Response", "port": 8080, "path": "*", "replace": {"code": 502}},
+     {"kind": "http-error", "rate": 1.0, "status": 502}),
+    ({"type": "blackhole"}, NETWORKCHAOS, {"action": "loss", "direction": "to",
+                                           "loss": {"loss": "100", "correlation": "0"}},
+     {"kind": "blackhole", "hold_s": 5.0}),
+], ids=["http_error_as_httpchaos", "blackhole_as_networkchaos_loss"])
+def test_each_chaos_fault_becomes_its_resource(sim_cluster: SimCluster, tmp_path: Path, fields: dict[str, Any],
+                                               plural: str, spec: dict[str, Any], rule: dict[str, Any]) -> None:
+    prepared = prepare(fault(name="f", duration="5s", **fields), context(started(max_percent="100%"), tmp_path))
+    prepared.apply()
+    assert prepared.undo is not None
+    created = sim_cluster.sim.cluster.chaos.objects[(plural, NAMESPACE, prepared.undo["name"])]["spec"]
+    assert {key: created[key] for key in spec} == spec
+    assert created["duration"] == "5000ms" and created["mode"] == "all"
+    assert created["selector"] == {"namespaces": [NAMESPACE], "labelSelectors": {"app": "shop"}}
+    assert sim_cluster.replicas.faults == {f"{NAMESPACE}.{prepared.undo['name']}": {**rule, "targets": [0, 1, 2]}}
+    apply_undo(prepared.undo)
+    assert sim_cluster.replicas.faults == {}

@@ -90,3 +90,12 @@ def test_plan_cluster_refusals_are_exit_2_and_an_unreachable_cluster_exit_5(
     sim_cluster.sim.go_away()
     code, _, err = plan_cluster(capsys, path)
     assert code == 5 and "context kind-gate, namespace shop" in err and "unreachable" in err
+
+
+def test_cpu_stress_on_kubernetes_needs_no_stress_ng_on_this_machine(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no stress-ng here: the StressChaos burns in the pods
+    burn = {"name": "burn", "type": "cpu-stress", "duration": "5s"}
+    assert load_experiment(write(tmp_path, WITH_WORKLOAD, burn)).experiment.faults[0].type == "cpu-stress"
+    with pytest.raises(SpecError, match="cpu-stress needs stress-ng"):
+        load_experiment(write(tmp_path, {"platform": "local"}, burn))
