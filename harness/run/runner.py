@@ -364,6 +364,13 @@ def _conclude(state: RunRecord) -> None:
         return
     if state.exit_code is not None and state.verdict is not None:
         return
+    unreachable = [f for f in state.faults if f.environment_failed]
+    if unreachable and state.verdict != "ERROR":
+        # the platform failed the harness (API server gone, RBAC): the environment's fault, not the evidence's
+        state.problems.extend(f"fault {f.name} was not injected: {f.error}" for f in unreachable)
+        state.verdict, state.exit_code = "ERROR", EXIT_CODES["ERROR"]
+        state.reason = f"fault {unreachable[0].name} was not injected: {unreachable[0].error}"
+        return
     if state.verdict == "ERROR" or (state.verdict == "INCONCLUSIVE" and not state.slos):
         state.exit_code = EXIT_CODES[state.verdict]
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,3 +201,23 @@ def test_the_api_server_gone_mid_run_is_exit_5_and_rollback_finishes_later(clust
     done = rollback(running.run_dir())
     assert done.returncode == 0, done.stdout + done.stderr
     assert cluster.chaos_objects() == [] and cluster.stack.fault_proxy.active() == {}
+
+
+def test_the_api_server_gone_before_the_injection_is_exit_5_with_nothing_injected(
+        cluster: SimulatedCluster, tmp_path: Path, start_cli: Any) -> None:
+    experiment = cluster.experiment(tmp_path, "k8s-gone-before",
+                                    faults=[{"name": "kill-one", "type": "pod-kill", "at": "3s"}])
+    running: RunningCli = start_cli(experiment)
+    deadline = time.monotonic() + 60
+    while not (running.run_dir() / "load").is_dir():  # the faults were aimed, the load has started
+        assert time.monotonic() < deadline and running.proc.poll() is None, running.stderr()[-2000:]
+        time.sleep(0.1)
+    cluster.sim.go_away()
+    assert running.wait(timeout_s=90) == 5, running.stderr()[-3000:]
+    result = read_json(running.run_dir() / "result.json")
+    # the workload's selector is read first, right before the injection
+    assert result["reason"].startswith("fault kill-one was not injected: kubernetes (context kind-gate, namespace "
+                                       "shop): cannot get deployment/shop: the API server at http://127.0.0.1:")
+    assert result["reason"].endswith("is unreachable (MaxRetryError)")
+    assert cluster.sim.cluster.deleted_pods == []
+    assert [e["event"] for e in journal_entries(running.run_dir())] == []

@@ -259,3 +259,13 @@ def test_each_chaos_fault_becomes_its_resource(sim_cluster: SimCluster, tmp_path
     assert sim_cluster.replicas.faults == {f"{NAMESPACE}.{prepared.undo['name']}": {**rule, "targets": [0, 1, 2]}}
     apply_undo(prepared.undo)
     assert sim_cluster.replicas.faults == {}
+
+
+def test_the_api_server_gone_before_an_injection_is_an_environment_failure(sim_cluster: SimCluster,
+                                                                          tmp_path: Path) -> None:
+    platform = started()
+    sim_cluster.sim.go_away()
+    runner = make_runner(tmp_path, tmp_path / "experiment.yaml", platform)
+    record = runner.inject(FaultSlot(0, fault(name="kill", type="pod-kill"), 0.0, 0.0))
+    assert record.started is None and record.environment_failed is True
+    assert record.error is not None and "unreachable" in record.error
