@@ -125,9 +125,10 @@ def _load_rate(loaded: LoadedExperiment) -> str:
 def _cluster_policy(target: KubernetesTarget) -> list[str]:
     """The blast-radius rules as `run` applies them (against the live cluster, before the first fault)."""
     contexts = ", ".join(target.permitted_contexts) or "none: the run will be refused (set allowed_contexts)"
-    pods = f"at most {target.max_percent}% of the ready pods a fault selects"
-    if target.max_pods is not None:
-        pods += f" and at most {target.max_pods}"
+    limits = [f"{target.max_percent}% of the ready pods a fault selects"] if target.max_percent is not None else []
+    limits += [f"{target.max_pods} pods"] if target.max_pods is not None else []
+    pods = (f"at most {' and '.join(limits)}" if limits else "no share limit (max_percent/max_pods)") + \
+        "; never more pods than are ready"
     return [f"  blast radius: contexts {contexts}; namespace {target.namespace} only; {pods}; never below a "
             "PodDisruptionBudget's minAvailable; a selector matching no pod is refused; without a selector, the "
             f"pods of {target.workload or '(no workload: a selector is required)'}",

@@ -45,8 +45,9 @@ class KubernetesTarget(Model):
     `replicas_ready` reads."""
     max_pods: int | None = Field(default=None, ge=1)
     """Blast radius: no fault may disrupt more pods than this at once."""
-    max_percent: Percent = Decimal("50")
-    """Blast radius: no fault may disrupt more than this share of the ready pods it selects."""
+    max_percent: Percent | None = None
+    """Blast radius: no fault may disrupt more than this share of the ready pods it selects (a fault without
+    a count acts on all of them: set this below 100 % and such faults are refused)."""
     http_port: int = Field(default=8080, ge=1, le=65535)
     """The pods' HTTP port, which an http-error fault's HTTPChaos intercepts."""
 

@@ -126,7 +126,7 @@ def test_pod_kill_by_eviction_goes_through_the_eviction_api(sim_cluster: SimClus
 
 
 @pytest.mark.parametrize(("fields", "setup", "message"), [
-    ({"count": 2}, {}, "2 of 3 ready pods is 67%, over the blast radius of 50% \\(at most 1\\)"),
+    ({"count": 2}, {"max_percent": "50%"}, "2 of 3 ready pods is 67%, over the blast radius of 50% \\(at most 1\\)"),
     ({"count": 4}, {"max_percent": "100%"}, "asks for 4 pods but only 3 of 3 are ready"),
     ({"selector": {"app": "nothing"}}, {}, "selector app=nothing in namespace shop matches no pod"),
     ({"count": 1}, {"pdb": 3}, "PodDisruptionBudget shop requires minAvailable 3 \\(3 healthy\\); 3 are healthy now "

@@ -68,7 +68,7 @@ def plan_cluster(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, s
 
 
 ON_SIM = {"platform": "kubernetes", "kubernetes": {"namespace": "shop", "workload": "deployment/shop",
-                                                   "allowed_contexts": ["kind-gate"]}}
+                                                   "allowed_contexts": ["kind-gate"], "max_percent": "50%"}}
 
 
 def test_plan_cluster_shows_what_each_fault_may_act_on(sim_cluster: SimCluster, tmp_path: Path,

@@ -101,7 +101,8 @@ def environment_error(err: Exception, connection: Connection, action: str, resou
     where = f"context {connection.context}, namespace {connection.namespace}"
     if isinstance(err, ApiException):
         meaning = {401: "not authenticated", 403: "RBAC denied it (see the Role in deploy/kubernetes/rbac.yaml)",
-                   404: "not found"}.get(err.status or 0, f"HTTP {err.status} {err.reason}")
+                   404: "not found", 429: "the Eviction API refused it: it would violate a PodDisruptionBudget"
+                   }.get(err.status or 0, f"HTTP {err.status} {err.reason}")
         return PlatformError(f"kubernetes ({where}): cannot {action} {resource}: {meaning}")
     if isinstance(err, urllib3.exceptions.HTTPError | OSError):
         return PlatformError(f"kubernetes ({where}): cannot {action} {resource}: the API server at "

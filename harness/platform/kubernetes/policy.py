@@ -18,7 +18,7 @@ from harness.platform.kubernetes.cluster import Budget, PodInfo
 @dataclass(frozen=True)
 class Limits:
     max_pods: int | None
-    max_percent: Decimal
+    max_percent: Decimal | None
 
 
 def check_context(context: str, permitted: Sequence[str]) -> None:
@@ -49,7 +49,7 @@ def aim(fault: str, labels: Mapping[str, str], namespace: str, candidates: Seque
         raise BlastRadiusError(f"{where}: asks for {count} pods but only {len(ready)} of {len(candidates)} are ready",
                                ("count",))
     share = Decimal(count) * 100 / Decimal(len(ready))
-    if share > limits.max_percent:
+    if limits.max_percent is not None and share > limits.max_percent:
         allowed = math.floor(Decimal(len(ready)) * limits.max_percent / 100)
         raise BlastRadiusError(f"{where}: {count} of {len(ready)} ready pods is {share:.0f}%, over the blast radius of "
                                f"{limits.max_percent}% (at most {allowed}); raise target.kubernetes.max_percent "
