@@ -7,9 +7,12 @@
 | http-error | HTTPChaos | `replace.code` on every response of `http_port` |
 | cpu-stress | StressChaos | `stressors.cpu` workers and load |
 
-Each is created (through chaosk8s' custom-object call) with the fault's `duration` on it, so Chaos Mesh
-itself ends it should the harness die; the harness deletes it on revert, and `harness rollback` deletes
-it from the journal's recipe. It took effect when the resource reports `AllInjected`.
+Each is created with the fault's `duration` on it, so Chaos Mesh itself ends it should the harness die.
+chaosk8s.chaosmesh's own functions (add_latency, ...) cannot set a duration, so every resource goes
+through chaosk8s' custom-object call (`chaosk8s.crd.actions.create_custom_object`) instead; it is
+deleted through the custom-objects API, where a 404 means "already gone" (chaosk8s' delete raises on
+it), on revert and by `harness rollback` from the journal's recipe. It took effect when the resource
+reports `AllInjected`.
 """
 
 from __future__ import annotations
