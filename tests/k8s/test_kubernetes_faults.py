@@ -16,12 +16,14 @@ from harness.faults.base import FaultContext
 from harness.faults.registry import prepare
 from harness.faults.undo import apply_undo
 from harness.plan import FaultSlot
+from harness.platform.base import Readiness
 from harness.platform.kubernetes.platform import KubernetesPlatform
 from harness.run.journal import Journal, pending, rollback
 from harness.spec.faults import FaultBase
 from harness.spec.models import Experiment, KubernetesTarget
 from tests.faults import make_runner
 from tests.k8s.conftest import CONTEXT, NAMESPACE, SimCluster
+from tests.k8s.replicas import FakeReplicas
 
 NETWORKCHAOS = "networkchaos"
 
@@ -269,3 +271,17 @@ def test_the_api_server_gone_before_an_injection_is_an_environment_failure(sim_c
     record = runner.inject(FaultSlot(0, fault(name="kill", type="pod-kill"), 0.0, 0.0))
     assert record.started is None and record.environment_failed is True
     assert record.error is not None and "unreachable" in record.error
+
+
+def test_a_statefulset_pod_comes_back_under_its_name_with_a_new_uid(sim_cluster: SimCluster, tmp_path: Path) -> None:
+    database = FakeReplicas(2, start_delay_s=0.2)
+    sim_cluster.sim.cluster.add_workload("StatefulSet", "db", NAMESPACE, {"app": "db"}, database)
+    platform = started(workload="statefulset/db")
+    assert platform.readiness() == Readiness(2, 2)
+    prepared = prepare(fault(name="kill-db", type="pod-kill"), context(platform, tmp_path))
+    assert prepared.targets[0] in ("db-0", "db-1")
+    details = prepared.apply()
+    assert wait_until(lambda: platform.readiness() == Readiness(2, 2))
+    assert prepared.verify is not None and prepared.verify(details).took_effect is True
+    assert prepared.targets[0] in {r.name for r in platform.replicas()}  # same name, new UID
+    assert details["killed"][0]["uid"] not in {r.uid for r in platform.replicas()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from kubernetes import client
 
 from tests.k8s.conftest import CONTEXT, NAMESPACE, SimCluster
 from tests.k8s.selectors import selector
+from tests.k8s.server import ApiSimulator
 
 
 def core() -> client.CoreV1Api:
@@ -148,3 +151,14 @@ def test_chaos_mesh_duration_recovers_and_missing_crds_are_404(sim_cluster: SimC
     with pytest.raises(client.ApiException) as missing:
         objects.get_api_resources("chaos-mesh.org", "v1alpha1")
     assert missing.value.status == 404
+
+
+def test_the_simulator_binds_loopback_on_a_free_port_and_stops_cleanly() -> None:
+    before = {t.name for t in threading.enumerate()}
+    with ApiSimulator() as sim:
+        assert sim.url.startswith("http://127.0.0.1:") and sim.port > 0
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=2):
+            pass
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", sim.port), timeout=2):
+        pass
+    assert not {t.name for t in threading.enumerate() if t.name.startswith("k8s-sim")} - before

@@ -70,18 +70,6 @@ class Cluster:
             self.namespace, label_selector=text, _request_timeout=TIMEOUT_S))
         return sorted((_pod(p) for p in listed.items), key=lambda p: p.name)
 
-    def pod_uid(self, name: str) -> str | None:
-        """The UID of the pod of that name now (None: gone)."""
-        try:
-            pod = self._core.read_namespaced_pod(name, self.namespace, _request_timeout=TIMEOUT_S)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise environment_error(err, self.connection, "get", f"pod {name}") from err
-        except Exception as err:
-            raise environment_error(err, self.connection, "get", f"pod {name}") from err
-        return str(pod.metadata.uid) if pod.metadata else None
-
     def workload(self, ref: str) -> tuple[dict[str, str], WorkloadStatus]:
         """A `deployment/NAME` or `statefulset/NAME`: its selector's match labels and its status."""
         kind, name = ref.split("/", 1)
