@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import get_args
 from urllib.parse import urlsplit
 
 from harness.judge.slo import budget_ratio, z_for
@@ -24,7 +25,10 @@ from harness.spec.units import format_duration, format_percent, parse_duration, 
 
 def _shown(fault: FaultBase, key: str, value: object) -> str:
     """A fault's field as the file writes it (`200ms`, `5%`), not as seconds or a bare percent number."""
-    parsers = {getattr(m, "func", None) for m in type(fault).model_fields[key].metadata}
+    field = type(fault).model_fields[key]
+    # an optional field (`Duration | None`) keeps its parser on the Annotated member of the union
+    metadata = [*field.metadata, *(m for arg in get_args(field.annotation) for m in getattr(arg, "__metadata__", ()))]
+    parsers = {getattr(m, "func", None) for m in metadata}
     if parse_duration in parsers and isinstance(value, float):
         return format_duration(value)
     if parse_percent in parsers and isinstance(value, Decimal):
