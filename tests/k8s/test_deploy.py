@@ -24,8 +24,10 @@ from harness.errors import BlastRadiusError
 from harness.faults.base import FaultContext
 from harness.faults.registry import prepare
 from harness.faults.undo import apply_undo
+from harness.plan import build_plan
 from harness.platform.base import Readiness
 from harness.platform.kubernetes.platform import KubernetesPlatform
+from harness.reports.plan_text import describe_plan
 from harness.spec.loader import load_experiment
 from tests.k8s.conftest import SimCluster
 from tests.k8s.replicas import FakeReplicas
@@ -137,3 +139,12 @@ def test_actionlint_finds_no_problem_in_the_kind_workflow(tmp_path: Path) -> Non
                           timeout=120, check=False)
     assert [line for line in done.stdout.splitlines() if line.startswith(str(WORKFLOW))] == []
     assert done.returncode == 1 and "gat" in done.stdout  # the linter does read the file
+
+
+def test_the_plan_of_a_kubernetes_example_states_its_blast_radius() -> None:
+    loaded = load_experiment(EXAMPLES / "shop-pod-kill.yaml")
+    text = describe_plan(loaded, build_plan(loaded))
+    assert ("kill-one-pod           pod-kill      +45s (instant)       on the pods of deployment/shop in namespace "
+            "shop; count=1, grace_period=0s") in text
+    assert ("blast radius: contexts kind-harness; namespace shop only; at most 34% of the ready pods a fault "
+            "selects; never more pods than are ready; never below a PodDisruptionBudget's minAvailable") in text
