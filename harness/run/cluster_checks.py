@@ -9,6 +9,7 @@ missing CRDs or an RBAC denial are the environment's (PlatformError, exit 5).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,6 @@ from harness.plan import FaultSlot, Plan
 from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.platform.kubernetes.platform import KubernetesPlatform
-from harness.run.record import RunRecord
 from harness.spec.faults import CLUSTER_FAULTS
 from harness.spec.loader import LoadedExperiment
 
@@ -86,11 +86,34 @@ def samples_readiness(loaded: LoadedExperiment) -> bool:
     return target.platform == "kubernetes" and target.kubernetes is not None and target.kubernetes.workload is not None
 
 
-def sample_readiness(platform: Platform, state: RunRecord, now: float) -> None:
-    try:
-        readiness = platform.readiness()
-    except HarnessError as err:  # a missed sample is a gap, not a failed run (the expectation sees the gap)
-        log.warning("readiness could not be read: %s", err)
-        return
-    if readiness is not None:
-        state.readiness.append((now, readiness.ready))
+class ReadinessSampler:
+    """Reads the workload's readiness every READINESS_EVERY_S on its own thread, so a slow API server
+    never holds up the timeline (injections and reverts); `stop()` returns the (time, ready) samples."""
+
+    def __init__(self, platform: Platform, clock: Callable[[], float]) -> None:
+        self._platform = platform
+        self._clock = clock
+        self._stop = threading.Event()
+        self._samples: list[tuple[float, int]] = []
+        self._thread = threading.Thread(target=self._run, name="readiness-sampler", daemon=True)
+
+    def start(self) -> ReadinessSampler:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                readiness = self._platform.readiness()
+            except HarnessError as err:  # a missed sample is a gap the expectation sees, not a failed run
+                log.warning("readiness could not be read: %s", err)
+                readiness = None
+            if readiness is not None:
+                self._samples.append((self._clock(), readiness.ready))
+            self._stop.wait(READINESS_EVERY_S)
+
+    def stop(self) -> list[tuple[float, int]]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        return list(self._samples)

@@ -36,10 +36,9 @@ from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
 from harness.result.series import write_series
 from harness.run.cluster_checks import (
-    READINESS_EVERY_S,
+    ReadinessSampler,
     check_faults_before_start,
     refusing_by_policy,
-    sample_readiness,
     samples_readiness,
 )
 from harness.run.expectations import resolve_expectations
@@ -185,11 +184,14 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
     cleanup.callback(_shielded, interrupts, load.stop)
+    sampler = ReadinessSampler(platform, options.clock).start() if samples_readiness(loaded) else None
+    if sampler is not None:
+        cleanup.callback(sampler.stop)
     cleanup.callback(_shielded, interrupts, faults.revert_all)
     current = [plan]
     checkpoints = [_recheck(client, loaded, current, state, options, waiting)] if waiting else []
     try:
-        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options, platform)
+        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options)
         run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep,
                      checkpoints)
     except Halt as halt:
@@ -211,6 +213,8 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         state.faults = list(faults.records.values())
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
+        if sampler is not None:
+            state.readiness = sampler.stop()
         state.expectations = resolve_expectations(client, loaded, plan, state, faults)
         _capture_series(client, loaded, plan, state, load)
 
@@ -277,10 +281,8 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
 
 
 def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
-             state: RunRecord, options: RunOptions, platform: Platform) -> list[Ticker]:
+             state: RunRecord, options: RunOptions) -> list[Ticker]:
     tickers = []
-    if samples_readiness(loaded):
-        tickers.append(Ticker(READINESS_EVERY_S, lambda now: sample_readiness(platform, state, now)))
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
         tickers.append(Ticker(options.progress_every_s, progress.tick))
