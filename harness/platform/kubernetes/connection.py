@@ -55,7 +55,9 @@ class Connection:
 
 
 def kubeconfig_path(environ: Mapping[str, str]) -> Path:
-    return Path(os.path.expanduser(environ.get("KUBECONFIG", "~/.kube/config")))
+    """The kubeconfig file; of a KUBECONFIG list (a:b), the first (merging several is not supported)."""
+    first = environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
+    return Path(os.path.expanduser(first))
 
 
 def connect(context: str | None, namespace: str, environ: Mapping[str, str] | None = None,
