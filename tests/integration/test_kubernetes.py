@@ -70,11 +70,14 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulat
         stack.stop()
 
 
-def test_pod_kill_under_load_passes_with_the_measured_time_to_ready(cluster: SimulatedCluster,
-                                                                     tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["delete", "evict"])
+def test_pod_kill_under_load_passes_with_the_measured_time_to_ready(cluster: SimulatedCluster, tmp_path: Path,
+                                                                     mode: str) -> None:
+    cluster.sim.cluster.add_pdb("shop", NAMESPACE, {"app": "shop"}, min_available=2)  # one of three may go
     experiment = cluster.experiment(
-        tmp_path, "k8s-pod-kill", slos=[availability_slo(objective=95)],
-        faults=[{"name": "kill-one", "type": "pod-kill", "at": "2s", "count": 1, "grace_period": "0s"}],
+        tmp_path, f"k8s-pod-kill-{mode}", slos=[availability_slo(objective=95)],
+        faults=[{"name": "kill-one", "type": "pod-kill", "at": "2s", "count": 1, "grace_period": "0s",
+                 "mode": mode}],
         hypothesis=[{"slo": "shop-availability", "max_budget_consumed": "5%"}],
         expect=[{"replicas_ready": 3, "within": "10s"}])
     run = run_cli(experiment, tmp_path / "runs")
@@ -82,8 +85,11 @@ def test_pod_kill_under_load_passes_with_the_measured_time_to_ready(cluster: Sim
     assert run.result["verdict"] == "PASS"
     fault = run.fault("kill-one")
     assert fault["took_effect"] is True, fault
-    assert "1 pod(s) deleted, 1 replaced with a new UID" in fault["observed"]
+    done = {"delete": "deleted", "evict": "evicted"}[mode]
+    assert f"1 pod(s) {done}, 1 replaced with a new UID" in fault["observed"]
     assert cluster.sim.cluster.deleted_pods == list(fault["targets"])
+    evictions = [path for method, path in cluster.sim.requests if method == "POST" and path.endswith("/eviction")]
+    assert len(evictions) == (1 if mode == "evict" else 0)
     ready = run.result["expectations"][0]
     assert ready["verdict"] == "PASS"
     # the supervisor restarts the replica 1 s after the kill; it is ready again a little later
