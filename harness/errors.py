@@ -26,6 +26,15 @@ class PlatformError(HarnessError):
     """The target platform could not be started, reached or stopped (exit code 5)."""
 
 
+class BlastRadiusError(HarnessError):
+    """The blast-radius policy refuses a fault (exit code 2 before the run; nothing was injected).
+    `field` is the fault's field (or the target's) that asks for too much."""
+
+    def __init__(self, message: str, field: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class LoadError(HarnessError):
     """The load generator failed to start or died (exit code 5)."""
 

@@ -81,14 +81,9 @@ def test_validate_the_spec_example_folder(
     monkeypatch.setenv("PROM_TOKEN", "token")
     folder = DATA / "spec-example"
     code, out, err = run_cli(capsys, "validate", str(folder))
-    assert code == 2
-    assert out == f"ok   {folder / 'experiment-stdlib.yaml'}: experiment checkout-survives-pod-kill\n"
-    missing = "not a valid Chaos Toolkit activity: could not find Python module 'chaosk8s.node.actions'"
-    assert err.splitlines() == [
-        f"{folder / 'experiment.yaml'}:78 faults[3].action: {missing} in activity 'drain-node'",
-        f"{folder / 'experiment.yaml'}:82 faults[3].rollback: {missing} in activity 'uncordon'",
-        "2 problem(s) in 2 file(s)",
-    ]
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [*(f"ok   {folder / name}: experiment checkout-survives-pod-kill"
+                                  for name in ("experiment-stdlib.yaml", "experiment.yaml")), "2 file(s) valid"]
 
 
 def test_missing_variable_is_named_and_secrets_are_not_shown(

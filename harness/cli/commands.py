@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from harness.api import find_files, validate_file
@@ -13,6 +14,7 @@ from harness.plan import build_plan
 from harness.reports.console import progress_line, summary
 from harness.reports.plan_text import describe_gameday, describe_plan
 from harness.result import RESULT_NAME
+from harness.run.cluster_checks import aim_on_cluster
 from harness.run.progress import ProgressSink, Snapshot
 from harness.spec.gameday import is_gameday_file, load_gameday
 from harness.spec.loader import load_experiment
@@ -36,12 +38,19 @@ def validate(paths: list[Path]) -> int:
     return 0
 
 
-def plan(path: Path) -> int:
+def plan(path: Path, cluster: bool = False) -> int:
     if is_gameday_file(path):
         print(describe_gameday(load_gameday(path)), end="")
         return 0
     loaded = load_experiment(path)
-    print(describe_plan(loaded, build_plan(loaded)))
+    planned = build_plan(loaded)
+    print(describe_plan(loaded, planned))
+    if cluster:
+        if loaded.experiment.target.platform != "kubernetes":
+            print(f"{path}: --cluster needs platform kubernetes", file=sys.stderr)
+            return EXIT_INVALID
+        with tempfile.TemporaryDirectory(prefix="harness-plan-") as scratch:
+            print("\n".join(["", *aim_on_cluster(loaded, planned, Path(scratch))]))
     return 0
 
 

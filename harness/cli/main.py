@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     plan = sub.add_parser("plan", help="print the timeline, faults and exact PromQL; changes nothing")
     plan.add_argument("file", type=Path)
+    plan.add_argument("--cluster", action="store_true",
+                      help="kubernetes: also aim every fault against the live cluster (read only) under the "
+                           "blast-radius policy; a refusal is exit 2, an unreachable cluster exit 5")
     run = sub.add_parser("run", help="run one experiment and judge it")
     # several files are accepted here only to answer with a clear message instead of a usage error
     run.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -132,7 +135,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return commands.validate(args.paths)
     if args.command == "plan":
-        return commands.plan(args.file)
+        return commands.plan(args.file, args.cluster)
     if args.command == "run":
         if len(args.files) > 1:
             print(ONE_EXPERIMENT, file=sys.stderr)

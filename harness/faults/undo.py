@@ -15,6 +15,7 @@ import requests
 
 from harness.errors import FaultError, SpecError
 from harness.faults.base import FaultStop
+from harness.faults.builtin.chaos_mesh import delete_resource
 from harness.faults.recipes import Recipe, identified
 from harness.faults.types import fault_type
 from harness.procs import pid_alive, same_process
@@ -32,6 +33,8 @@ def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:
         return _signal_all(identified(recipe), signal.SIGCONT, "resumed")
     if kind == "kill-group":
         return _kill_groups(identified(recipe))
+    if kind == "chaos-mesh":
+        return delete_resource(recipe)
     if kind == "experiment-fault":
         return _undo_from_experiment(Path(str(recipe["experiment"])), int(recipe["fault_index"]),
                                      recipe.get("fault_name"), environ)

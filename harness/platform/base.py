@@ -1,4 +1,4 @@
-"""The one interface every platform implements (local, external, later kubernetes), and what faults see of it."""
+"""The one interface every platform implements (local, external, kubernetes), and what faults see of it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ class ReplicaView:
     pid: int
     labels: Mapping[str, str]
     ready: bool
+    uid: str = ""
+    """A Kubernetes pod's UID ("" for a local process, whose identity is its PID)."""
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import UnsupportedError
 from harness.platform.base import Platform
 from harness.platform.external import ExternalPlatform
+from harness.platform.kubernetes.platform import KubernetesPlatform
 from harness.platform.local.platform import LocalPlatform
 from harness.spec.loader import LoadedExperiment
+from harness.spec.models import KubernetesTarget
 
 
 def open_platform(loaded: LoadedExperiment, run_dir: Path) -> Platform:
-    """Start (local) or describe (external) the target. The caller must `close()` it on every path."""
+    """Start (local), describe (external) or connect to (kubernetes) the target. The caller must `close()`
+    it on every path."""
     experiment = loaded.experiment
     platform = experiment.target.platform
     host = experiment.load.host or loaded.load.profile.host
@@ -28,7 +30,8 @@ def open_platform(loaded: LoadedExperiment, run_dir: Path) -> Platform:
         external = ExternalPlatform(prometheus_url=experiment.prometheus.url, load_host=host)
         external.start()
         return external
-    raise UnsupportedError(
-        "platform 'kubernetes' is not supported yet: the file is valid, but this version runs only "
-        "'local' and 'external' experiments (nothing was started)"
-    )
+    kubernetes = experiment.target.kubernetes or KubernetesTarget()
+    assert experiment.prometheus is not None  # validation requires it for every platform but local
+    cluster = KubernetesPlatform(kubernetes, experiment.prometheus.url, host)
+    cluster.start()
+    return cluster

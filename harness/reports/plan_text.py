@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import get_args
 from urllib.parse import urlsplit
 
 from harness.judge.slo import budget_ratio, z_for
@@ -12,13 +13,23 @@ from harness.plan import START_AND_JUDGE_S, Plan, build_plan, judged_window, win
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.gameday import GameDay, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ClientSLI, ExpectAlert, ExpectRecovers, ExpectReplicasReady, Hypothesis
+from harness.spec.models import (
+    ClientSLI,
+    ExpectAlert,
+    ExpectRecovers,
+    ExpectReplicasReady,
+    Hypothesis,
+    KubernetesTarget,
+)
 from harness.spec.units import format_duration, format_percent, parse_duration, parse_percent
 
 
 def _shown(fault: FaultBase, key: str, value: object) -> str:
     """A fault's field as the file writes it (`200ms`, `5%`), not as seconds or a bare percent number."""
-    parsers = {getattr(m, "func", None) for m in type(fault).model_fields[key].metadata}
+    field = type(fault).model_fields[key]
+    # an optional field (`Duration | None`) keeps its parser on the Annotated member of the union
+    metadata = [*field.metadata, *(m for arg in get_args(field.annotation) for m in getattr(arg, "__metadata__", ()))]
+    parsers = {getattr(m, "func", None) for m in metadata}
     if parse_duration in parsers and isinstance(value, float):
         return format_duration(value)
     if parse_percent in parsers and isinstance(value, Decimal):
@@ -72,9 +83,13 @@ def _fault_line(loaded: LoadedExperiment, slot_index: int, plan: Plan) -> str:
     fields = fault.model_dump(exclude={"name", "type", "at", "selector", "duration", "verify", "expect_down"},
                              exclude_none=True)
     shown = ", ".join(f"{k}={_shown(fault, k, v)}" for k, v in fields.items()
-                      if k not in ("action", "rollback", "start", "stop"))
+                      if k not in ("action", "rollback", "start", "stop") and (k, v) != ("mode", "delete"))
     aim = f"replicas matching {_selector(fault.selector)}" if fault.selector else "all replicas of the target"
-    if loaded.experiment.target.platform != "local":
+    kubernetes = loaded.experiment.target.kubernetes
+    if loaded.experiment.target.platform == "kubernetes" and kubernetes is not None:
+        pods = f"pods matching {_selector(fault.selector)}" if fault.selector else f"the pods of {kubernetes.workload}"
+        aim = f"{pods} in namespace {kubernetes.namespace}"
+    elif loaded.experiment.target.platform != "local":
         aim = "the external system"
     span = (f"+{format_duration(slot.start)} .. +{format_duration(slot.end)}" if fault.persists
             else f"+{format_duration(slot.start)} (instant)")
@@ -112,6 +127,19 @@ def _load_rate(loaded: LoadedExperiment) -> str:
     return f"{rates} requested (the last stage repeats)"
 
 
+def _cluster_policy(target: KubernetesTarget) -> list[str]:
+    """The blast-radius rules as `run` applies them (against the live cluster, before the first fault)."""
+    contexts = ", ".join(target.permitted_contexts) or "none: the run will be refused (set allowed_contexts)"
+    limits = [f"{target.max_percent}% of the ready pods a fault selects"] if target.max_percent is not None else []
+    limits += [f"{target.max_pods} pods"] if target.max_pods is not None else []
+    pods = (f"at most {' and '.join(limits)}" if limits else "no share limit (max_percent/max_pods)") + \
+        "; never more pods than are ready"
+    return [f"  blast radius: contexts {contexts}; namespace {target.namespace} only; {pods}; never below a "
+            "PodDisruptionBudget's minAvailable; a selector matching no pod is refused; without a selector, the "
+            f"pods of {target.workload or '(no workload: a selector is required)'}",
+            "  (checked against the cluster by `run` before load starts and again right before each injection)"]
+
+
 def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     experiment = loaded.experiment
     lines = [f"experiment {plan.experiment} ({loaded.path})",
@@ -128,6 +156,8 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
         local = experiment.target.local_or_default
         lines.append(f"  blast radius: {local.replicas} local replicas (labels app=shop, "
                      f"replica=0..{local.replicas - 1}), restarted {format_duration(local.restart_delay)} after a kill")
+    if experiment.target.platform == "kubernetes" and experiment.target.kubernetes is not None:
+        lines += _cluster_policy(experiment.target.kubernetes)
     exact = experiment.evidence.counting == "exact"
     lines += ["", f"evidence: counted {'exactly from raw samples' if exact else 'with increase()'}, each window's "
               f"queries evaluated at its end, {format_duration(plan.settle_s)} after the run for the last scrape"

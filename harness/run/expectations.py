@@ -10,6 +10,7 @@ from harness.errors import EvidenceError
 from harness.judge.slo import budget_ratio
 from harness.plan import Plan, SliQueries, burn_query
 from harness.prom.client import PromClient
+from harness.run.cluster_checks import READINESS_EVERY_S
 from harness.run.faultrunner import FaultRunner
 from harness.run.record import ExpectationResult, RunRecord
 from harness.spec.loader import LoadedExperiment
@@ -25,18 +26,18 @@ def _points(client: PromClient, query: str, start: float, end: float, step: floa
 
 
 def _result(kind: str, target: str, within: float, observed: float | None, why: str,
-            resolution: float = 0.0) -> ExpectationResult:
+            resolution: float = 0.0, basis: str = "scrape interval") -> ExpectationResult:
     """A time measured at the query step is only known to ± one step: the verdict never flips on it."""
     if observed is None:
         return ExpectationResult(kind, target, within, "FAIL", None, why)
-    measured = f"after {observed:.1f}s ± {resolution:g}s (scrape interval)"
+    measured = f"after {observed:.1f}s ± {resolution:g}s ({basis})"
     if observed + resolution <= within:
         return ExpectationResult(kind, target, within, "PASS", observed, f"{why} {measured} (within {within:g}s)")
     if observed - resolution > within:
         return ExpectationResult(kind, target, within, "FAIL", observed, f"{why} {measured} (beyond {within:g}s)")
     return ExpectationResult(kind, target, within, "INCONCLUSIVE", observed,
                              f"{why} {measured}: {observed:.1f}s ± {resolution:g}s against within {within:g}s: "
-                             "cannot tell at this scrape interval")
+                             f"cannot tell at this {basis}")
 
 
 def _ended_before(kind: str, target: str, within: float, start: float, end: float,
@@ -91,7 +92,10 @@ def alert_fires(client: PromClient, expect: ExpectAlert, first_fault: float, run
 
 
 def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Sequence[float], run_end: float,
-                   step: float, metric: str = "shop_replicas_ready") -> ExpectationResult:
+                   step: float, metric: str = "shop_replicas_ready",
+                   samples: Sequence[tuple[float, float]] | None = None) -> ExpectationResult:
+    """From Prometheus' `metric`, or from `samples` the run read from the platform itself (kubernetes:
+    the workload's readyReplicas, every READINESS_EVERY_S)."""
     target = f"{expect.replicas_ready} replicas"
     if not kills:
         return ExpectationResult("replicas_ready", target, expect.within, "INCONCLUSIVE", None,
@@ -101,7 +105,8 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
         return early
     worst = 0.0
     for kill in kills:
-        points = _points(client, f"max({metric})", kill, run_end, step)
+        points = (_points(client, f"max({metric})", kill, run_end, step) if samples is None
+                  else [(t, v) for t, v in samples if kill <= t <= run_end])
         dipped = [t for t, v in points if v < expect.replicas_ready]
         restored = next((t for t, v in points if v >= expect.replicas_ready and (not dipped or t > dipped[0])),
                         None)
@@ -109,7 +114,8 @@ def replicas_ready(client: PromClient, expect: ExpectReplicasReady, kills: Seque
             return _result("replicas_ready", target, expect.within, None,
                            f"{target} not ready again by the end of the run")
         worst = max(worst, restored - kill if dipped else 0.0)
-    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again", step)
+    basis = "scrape interval" if samples is None else "the workload's status, sampled at that interval"
+    return _result("replicas_ready", target, expect.within, worst, f"{target} ready again", step, basis)
 
 
 def refused_reason(err: EvidenceError) -> str:
@@ -155,7 +161,10 @@ def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Pla
             results.append(safe(lambda i=item: alert_fires(client, i, first_start, run_end, step),
                                        "alert", item.alert, item.within))
         elif isinstance(item, ExpectReplicasReady):
-            results.append(safe(lambda i=item: replicas_ready(client, i, kills, run_end, step),
+            samples = state.readiness if state.platform == "kubernetes" else None
+            every = READINESS_EVERY_S if samples is not None else step
+            results.append(safe(lambda i=item, r=samples, e=every: replicas_ready(client, i, kills, run_end, e,
+                                                                                   samples=r),
                                        "replicas_ready", str(item.replicas_ready), item.within))
     return results
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, PlatformError
 from harness.faults.base import FaultCheck, FaultContext, Prepared
 from harness.faults.calls import NOT_VERIFIED
 from harness.faults.registry import prepare
@@ -38,6 +38,8 @@ class FaultRecord:
     ended: float | None = None
     reverted: bool | None = None
     error: str | None = None
+    environment_failed: bool = False
+    """The error came from the platform (an unreachable API server, an RBAC denial), not from the fault."""
     revert_error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     check: FaultCheck | None = None
@@ -66,6 +68,10 @@ class FaultRunner:
         self._lock = threading.Lock()
         self.records: dict[str, FaultRecord] = {}
 
+    def context(self, slot: FaultSlot) -> FaultContext:
+        """What a driver is given for this slot (also used to aim faults before the run starts)."""
+        return self._context(slot)
+
     def inject(self, slot: FaultSlot) -> FaultRecord:
         fault = slot.fault
         record = FaultRecord(fault.name, str(fault.type), slot.start, slot.end)
@@ -76,6 +82,7 @@ class FaultRunner:
             prepared = prepare(fault, context)
         except HarnessError as err:
             record.error = str(err)
+            record.environment_failed = isinstance(err, PlatformError)
             log.error("fault %s could not be prepared: %s", fault.name, err)
             return record
         record.targets, record.prepared, record.undo = prepared.targets, prepared, prepared.undo
@@ -87,6 +94,7 @@ class FaultRunner:
             try:
                 details = dict(prepared.apply())
             except (HarnessError, OSError) as err:
+                record.environment_failed = isinstance(err, PlatformError)
                 self._failed(record, f"injection failed: {err}")
                 return record
             post_undo = details.pop("undo", None)

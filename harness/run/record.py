@@ -52,3 +52,6 @@ class RunRecord:
     interval_source: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     """The experiment file, its fingerprint and the line of each check (see LoadedExperiment.check_lines)."""
+    readiness: list[tuple[float, int]] = field(default_factory=list)
+    """(time, ready replicas) sampled from the platform during the run where Prometheus has no such series
+    (kubernetes: the workload's status)."""

@@ -24,7 +24,6 @@ from harness.errors import (
     PlatformError,
     Refused,
     SpecError,
-    UnsupportedError,
 )
 from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
@@ -36,6 +35,12 @@ from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
 from harness.result.series import write_series
+from harness.run.cluster_checks import (
+    ReadinessSampler,
+    check_faults_before_start,
+    refusing_by_policy,
+    samples_readiness,
+)
 from harness.run.expectations import resolve_expectations
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import AbortGuard, watched_slis
@@ -87,9 +92,6 @@ def new_run_dir(options: RunOptions, name: str, now: float) -> tuple[str, Path]:
 def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
     """Run one experiment and return its recorded state (result.json is already written)."""
     plan = build_plan(loaded)
-    if loaded.experiment.target.platform == "kubernetes":
-        raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
-                               "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
     if options.stop_file is not None and options.stop_file.exists():
         raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
@@ -168,9 +170,10 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
              platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
     log.info("starting platform %s", loaded.experiment.target.platform)
-    platform = open_platform(loaded, state.run_dir)
+    platform = refusing_by_policy(loaded, lambda: open_platform(loaded, state.run_dir))
     cleanup.callback(_shielded, interrupts, platform.close)
     platform_ref.append(platform)
+    check_faults_before_start(loaded, plan, faults.context)
     state.prometheus_url = platform.prometheus_url
     client = _client(loaded, platform)
     client.check_reachable()
@@ -181,6 +184,9 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
     cleanup.callback(_shielded, interrupts, load.stop)
+    sampler = ReadinessSampler(platform, options.clock).start() if samples_readiness(loaded) else None
+    if sampler is not None:
+        cleanup.callback(sampler.stop)
     cleanup.callback(_shielded, interrupts, faults.revert_all)
     current = [plan]
     checkpoints = [_recheck(client, loaded, current, state, options, waiting)] if waiting else []
@@ -207,6 +213,8 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         state.faults = list(faults.records.values())
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
+        if sampler is not None:
+            state.readiness = sampler.stop()
         state.expectations = resolve_expectations(client, loaded, plan, state, faults)
         _capture_series(client, loaded, plan, state, load)
 
@@ -357,6 +365,13 @@ def _conclude(state: RunRecord) -> None:
                                                                               else "")
         return
     if state.exit_code is not None and state.verdict is not None:
+        return
+    unreachable = [f for f in state.faults if f.environment_failed]
+    if unreachable and state.verdict != "ERROR":
+        # the platform failed the harness (API server gone, RBAC): the environment's fault, not the evidence's
+        state.problems.extend(f"fault {f.name} was not injected: {f.error}" for f in unreachable)
+        state.verdict, state.exit_code = "ERROR", EXIT_CODES["ERROR"]
+        state.reason = f"fault {unreachable[0].name} was not injected: {unreachable[0].error}"
         return
     if state.verdict == "ERROR" or (state.verdict == "INCONCLUSIVE" and not state.slos):
         state.exit_code = EXIT_CODES[state.verdict]

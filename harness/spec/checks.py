@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.spec.faults import faults_on
+from harness.spec.faults import CLUSTER_FAULTS, HttpError, PodKill, faults_on
 from harness.spec.models import (
     ExpectAlert,
     ExpectRecovers,
@@ -115,6 +115,26 @@ def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iter
         if fault.type not in faults_on(platform):
             allowed = ", ".join(sorted(faults_on(platform)))
             yield ("faults", index, "type"), f"{fault.type!r} faults need another platform; {platform!r} has: {allowed}"
+    yield from _check_kubernetes_faults(experiment)
+
+
+def _check_kubernetes_faults(experiment: Experiment) -> Iterator[Finding]:
+    kubernetes = experiment.target.platform == "kubernetes"
+    workload = experiment.target.kubernetes.workload if experiment.target.kubernetes else None
+    for index, fault in enumerate(experiment.faults):
+        if isinstance(fault, PodKill) and not kubernetes:
+            if fault.mode != "delete":
+                yield ("faults", index, "mode"), "mode: evict (the Eviction API) needs platform kubernetes"
+            if fault.grace_period is not None:
+                yield ("faults", index, "grace_period"), "a grace period needs platform kubernetes"
+        if not kubernetes or fault.type not in CLUSTER_FAULTS:
+            continue
+        if fault.selector is None and workload is None:
+            yield (("faults", index, "selector"), "on kubernetes a fault never aims at the whole namespace: give it a "
+                   "selector, or name the target workload in target.kubernetes.workload (deployment/NAME)")
+        if isinstance(fault, HttpError) and fault.rate != 100:
+            yield (("faults", index, "rate"), "a Chaos Mesh HTTPChaos answers every request of the pods it selects: "
+                   "on kubernetes give rate: 100% (and a selector or count of pods for a partial outage)")
 
 
 def _check_faults(experiment: Experiment) -> Iterator[Finding]:
@@ -127,6 +147,8 @@ def _check_faults(experiment: Experiment) -> Iterator[Finding]:
             yield (("faults", index, "at"),
                    f"runs from {format_duration(fault.at)} to {format_duration(end)} of the fault phase, which "
                    f"lasts {format_duration(phase)}: move it earlier, shorten it or lengthen phases.fault")
+        if experiment.target.platform == "kubernetes" and fault.type in CLUSTER_FAULTS:
+            continue  # it runs in the cluster (Chaos Mesh, the API server), not on this machine
         for loc, message in fault.environment_problems():
             yield ("faults", index, *loc), message
 

@@ -85,6 +85,11 @@ class PodKill(FaultBase):
     percent: Percent | None = None
     duration: Duration | None = None
     """Optional: how long the fault's window lasts for judging and verification (the kill is instant)."""
+    mode: Literal["delete", "evict"] = "delete"
+    """Kubernetes: delete the pods (chaosk8s terminate_pods), or evict them (the Eviction API, which
+    respects PodDisruptionBudgets)."""
+    grace_period: Duration | None = None
+    """Kubernetes: the pods' termination grace period (default: each pod's own)."""
 
     @field_validator("count")
     @classmethod
@@ -125,7 +130,7 @@ class PodKill(FaultBase):
 
 class Latency(FaultBase):
     type: Literal["latency"]
-    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes"})
     duration: PositiveDuration
     delay: Annotated[PositiveDuration, Field(le=60.0)]
     jitter: Duration = 0.0
@@ -133,7 +138,7 @@ class Latency(FaultBase):
 
 class HttpError(FaultBase):
     type: Literal["http-error"]
-    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes"})
     duration: PositiveDuration
     rate: Percent
     status: int = Field(default=503, ge=400, le=599)
@@ -141,7 +146,7 @@ class HttpError(FaultBase):
 
 class Blackhole(FaultBase):
     type: Literal["blackhole"]
-    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes"})
     duration: Annotated[PositiveDuration, Field(le=3600.0)]
 
 
@@ -154,7 +159,7 @@ class ProcessPause(FaultBase):
 
 class CpuStress(FaultBase):
     type: Literal["cpu-stress"]
-    platforms: ClassVar[frozenset[str]] = frozenset({"local"})
+    platforms: ClassVar[frozenset[str]] = frozenset({"local", "kubernetes"})
     duration: PositiveDuration
     workers: int = Field(default=1, ge=1, le=64)
     load: Percent = Decimal("100")
@@ -242,6 +247,10 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
     "http": HttpFault,
     "process": ProcessFault,
 }
+
+
+CLUSTER_FAULTS = frozenset({"pod-kill", "latency", "http-error", "blackhole", "cpu-stress"})
+"""The built-in types that act on pods when the platform is kubernetes (and so obey its blast-radius policy)."""
 
 
 def fault_union(types: Mapping[str, type[FaultBase]]) -> Any:

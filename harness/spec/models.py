@@ -36,6 +36,24 @@ class LocalTarget(Model):
 class KubernetesTarget(Model):
     namespace: str = "default"
     context: str | None = None
+    """The kube context to use (default: the kubeconfig's current context)."""
+    allowed_contexts: tuple[str, ...] = ()
+    """The only contexts a run may act on; without it only `context` (so a file naming neither is refused at
+    run time, and a stale kubeconfig can never point a gate at production)."""
+    workload: str | None = Field(default=None, pattern=r"^(deployment|statefulset)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """`deployment/NAME` or `statefulset/NAME`: what a fault without a selector aims at, and whose status
+    `replicas_ready` reads."""
+    max_pods: int | None = Field(default=None, ge=1)
+    """Blast radius: no fault may disrupt more pods than this at once."""
+    max_percent: Percent | None = None
+    """Blast radius: no fault may disrupt more than this share of the ready pods it selects (a fault without
+    a count acts on all of them: set this below 100 % and such faults are refused)."""
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    """The pods' HTTP port, which an http-error fault's HTTPChaos intercepts."""
+
+    @property
+    def permitted_contexts(self) -> tuple[str, ...]:
+        return self.allowed_contexts or ((self.context,) if self.context else ())
 
 
 class ExternalTarget(Model):

@@ -26,11 +26,12 @@ from harness.spec.models import Experiment
 
 @dataclass
 class FakePlatform(ReplicaSet):
-    """A platform with fixed replicas and, optionally, a fault proxy URL (external: neither)."""
+    """A platform with fixed replicas and, optionally, a fault proxy URL (external: neither). It is named
+    "local" because it stands in for the local platform to the drivers (kubernetes has its own)."""
 
     replica_views: tuple[ReplicaView, ...] = ()
     proxy_url: str | None = None
-    name: str = "fake"
+    name: str = "local"
     prometheus_url: str = "http://127.0.0.1:9"
     load_host: str | None = None
     fault_types: frozenset[str] = frozenset(FAULT_TYPES)

@@ -52,14 +52,15 @@ def test_readiness_counts_the_ready_replicas() -> None:
 def test_a_fault_the_platform_does_not_offer_is_refused_before_anything_happens(tmp_path: Path) -> None:
     platform = FakePlatform(REPLICAS, fault_types=frozenset({"process"}))
     fault = ProcessPause.model_validate({"type": "process-pause", "name": "pause", "duration": "5s"})
-    with pytest.raises(FaultError, match="platform fake cannot drive 'process-pause' faults"):
+    with pytest.raises(FaultError, match="platform local cannot drive 'process-pause' faults"):
         prepare(fault, FaultContext(platform, tmp_path, tmp_path / "e.yaml", 0, "seed"))
 
 
 @pytest.mark.parametrize(("platform", "types"), [
     ("local", {"pod-kill", "latency", "http-error", "blackhole", "process-pause", "cpu-stress", "chaostoolkit",
                "http", "process"}),
-    ("kubernetes", {"pod-kill", "chaostoolkit", "http", "process"}),
+    ("kubernetes", {"pod-kill", "latency", "http-error", "blackhole", "cpu-stress", "chaostoolkit", "http",
+                    "process"}),
     ("external", {"chaostoolkit", "http", "process"}),
 ])
 def test_each_fault_model_names_the_platforms_it_runs_on(platform: str, types: set[str]) -> None:

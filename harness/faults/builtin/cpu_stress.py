@@ -10,6 +10,7 @@ from typing import Any
 from harness.errors import FaultError
 from harness.faults import recipes
 from harness.faults.base import FaultCheck, FaultContext, FaultType, Prepared
+from harness.faults.builtin.chaos_mesh import prepare_chaos_mesh
 from harness.procs import spawn
 from harness.spec.faults import CpuStress
 
@@ -35,4 +36,5 @@ def prepare_cpu_stress(fault: CpuStress, ctx: FaultContext) -> Prepared:
     return Prepared(("this machine",), None, apply, verify)
 
 
-CPU_STRESS = FaultType("cpu-stress", CpuStress, prepare_cpu_stress)
+# on kubernetes a Chaos Mesh StressChaos (chaos_mesh.py)
+CPU_STRESS = FaultType("cpu-stress", CpuStress, {"local": prepare_cpu_stress, "kubernetes": prepare_chaos_mesh})

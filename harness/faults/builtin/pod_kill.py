@@ -1,4 +1,5 @@
-"""pod-kill: SIGKILL a share of the target's replicas; the platform restarts them (its own supervisor)."""
+"""pod-kill: SIGKILL a share of the target's replicas; the platform restarts them (its own supervisor).
+On kubernetes: `pod_kill_kubernetes`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.faults.base import FaultCheck, FaultContext, FaultType, Prepared
+from harness.faults.builtin.pod_kill_kubernetes import prepare_pod_kill_kubernetes
 from harness.procs import pid_alive
 from harness.spec.faults import PodKill
 
@@ -39,4 +41,4 @@ def prepare_pod_kill(fault: PodKill, ctx: FaultContext) -> Prepared:
     return Prepared(tuple(v.name for v in victims), None, apply, verify)
 
 
-POD_KILL = FaultType("pod-kill", PodKill, prepare_pod_kill)
+POD_KILL = FaultType("pod-kill", PodKill, {"local": prepare_pod_kill, "kubernetes": prepare_pod_kill_kubernetes})

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.errors import FaultError
 from harness.faults import recipes
 from harness.faults.base import FaultCheck, FaultContext, FaultType, Prepared
+from harness.faults.builtin.chaos_mesh import prepare_chaos_mesh
 from harness.platform.local.faultproxy import FaultProxyClient
 from harness.spec.faults import Blackhole, HttpError, Latency
 
@@ -87,6 +88,7 @@ def check_proxy_effect(fault: Latency | HttpError | Blackhole, targets: Sequence
     return FaultCheck(held > 0, f"{held:.0f} requests held without an answer")
 
 
-LATENCY = FaultType("latency", Latency, prepare_proxy_fault)
-HTTP_ERROR = FaultType("http-error", HttpError, prepare_proxy_fault)
-BLACKHOLE = FaultType("blackhole", Blackhole, prepare_proxy_fault)
+# on kubernetes each is a Chaos Mesh resource (chaos_mesh.py)
+LATENCY = FaultType("latency", Latency, {"local": prepare_proxy_fault, "kubernetes": prepare_chaos_mesh})
+HTTP_ERROR = FaultType("http-error", HttpError, {"local": prepare_proxy_fault, "kubernetes": prepare_chaos_mesh})
+BLACKHOLE = FaultType("blackhole", Blackhole, {"local": prepare_proxy_fault, "kubernetes": prepare_chaos_mesh})

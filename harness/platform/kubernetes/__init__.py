@@ -1,0 +1,1 @@
+"""The kubernetes platform: a cluster reached through the `kubernetes` client the way chaosk8s reaches it."""
