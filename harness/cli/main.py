@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--history", type=Path, default=Path("runs"), metavar="DIR",
                          help="the folder of run folders (default: runs)")
     history.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="the newest N runs (default 20)")
+    rules = sub.add_parser("rules", help="burn-rate recording and alerting rules, with promtool tests, from SLOs")
+    rules.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiments, SLO files or folders")
+    rules.add_argument("--windows", choices=("experiment", "production"), default="production",
+                       help="production: the SRE workbook's windows; experiment: the same divided by 60")
+    rules.add_argument("--output", type=Path, default=Path("rules"), metavar="DIR", help="default: rules/")
+    rules.add_argument("--no-check", action="store_true", help="do not run promtool on what was written")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -136,6 +142,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                                     args.junit_flavour)
     if args.command == "history":
         return gate_commands.history(args.experiment, args.history, args.limit)
+    if args.command == "rules":
+        from harness.cli import rules_commands
+
+        return rules_commands.rules(args.paths, args.windows, args.output, not args.no_check)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)

@@ -11,7 +11,14 @@ from harness.load.config import default_max_in_flight
 from harness.plan import Plan, judged_window, window_queries
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ClientSLI, ExpectAlert, ExpectRecovers, ExpectReplicasReady, Hypothesis
+from harness.spec.models import (
+    ClientSLI,
+    ExpectAlert,
+    ExpectRecovers,
+    ExpectRemediated,
+    ExpectReplicasReady,
+    Hypothesis,
+)
 from harness.spec.units import format_duration, format_percent, parse_duration, parse_percent
 
 
@@ -177,11 +184,14 @@ def _limits(hypothesis: Hypothesis) -> list[str]:
     return [f"    limits: {'; '.join(limits)}"] if limits else []
 
 
-def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
+def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady | ExpectRemediated) -> str:
     within = format_duration(item.within)
     if isinstance(item, ExpectRecovers):
         return (f"recovers {item.recovers} within {within} (trailing window {format_duration(item.window)}), "
                 "counted from the end of the last fault")
     if isinstance(item, ExpectAlert):
         return f"alert {item.alert} firing within {within}, counted from the first fault's start"
+    if isinstance(item, ExpectRemediated):
+        return (f"remediated {item.remediated} within {within}: its runbook ran to the end and the SLO is back "
+                f"(trailing window {format_duration(item.window)}), counted from the alert")
     return f"replicas_ready {item.replicas_ready} replicas within {within}, counted from each pod-kill"

@@ -13,7 +13,7 @@ from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
 from harness.run.record import ExpectationResult, RunRecord
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
+from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectRemediated, ExpectReplicasReady, InlineSLO
 
 
 def _points(client: PromClient, query: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
@@ -160,7 +160,8 @@ def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Pla
     return results
 
 
-def _kind(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
-    return {ExpectRecovers: "recovers", ExpectAlert: "alert", ExpectReplicasReady: "replicas_ready"}[type(item)]
+def _kind(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady | ExpectRemediated) -> str:
+    return {ExpectRecovers: "recovers", ExpectAlert: "alert", ExpectReplicasReady: "replicas_ready",
+            ExpectRemediated: "remediated"}[type(item)]
 
 

@@ -51,7 +51,7 @@ from harness.run.result_build import write_result
 from harness.run.series_capture import capture_series
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ExpectAlert
+from harness.spec.models import ExpectAlert, ExpectRemediated
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,10 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
+    if loaded.experiment.alerting is not None or loaded.experiment.remediation or \
+            any(isinstance(e, ExpectRemediated) for e in loaded.experiment.expect):
+        raise UnsupportedError("`alerting`, `remediation` and `expect: remediated` are valid, but this version "
+                               "does not run them yet: use `harness rules` for the alert rules (nothing was started)")
     if options.stop_file is not None and options.stop_file.exists():
         raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
                          "at once (nothing was started)"])
