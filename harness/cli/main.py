@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="production: the SRE workbook's windows; experiment: the same divided by 60")
     rules.add_argument("--output", type=Path, default=Path("rules"), metavar="DIR", help="default: rules/")
     rules.add_argument("--no-check", action="store_true", help="do not run promtool on what was written")
+    runbook = sub.add_parser("runbook", help="runbooks: `harness runbook run FILE` runs one by hand")
+    runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
+    runbook_run = runbook_sub.add_parser("run", help="run a runbook's steps in order; the first failure stops it")
+    runbook_run.add_argument("file", type=Path, metavar="FILE")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -146,6 +150,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.cli import rules_commands
 
         return rules_commands.rules(args.paths, args.windows, args.output, not args.no_check)
+    if args.command == "runbook":
+        from harness.cli import runbook_commands
+
+        return runbook_commands.run(args.file)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)

@@ -9,6 +9,7 @@ from typing import Any
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import Verdict
 from harness.run.faultrunner import FaultRecord
+from harness.run.remediation import RemediationState
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,7 @@ class RunRecord:
     prometheus_url: str | None = None
     scrape_interval_s: float | None = None
     interval_source: str = ""
+    remediation: RemediationState | None = None
+    """The alert → webhook → runbook chain, when the experiment has alerting or remediation."""
     source: dict[str, Any] = field(default_factory=dict)
     """The experiment file, its fingerprint and the line of each check (see LoadedExperiment.check_lines)."""

@@ -47,11 +47,12 @@ from harness.run.loadconfig import load_config
 from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
+from harness.run.remediation import RemediationChain
 from harness.run.result_build import write_result
 from harness.run.series_capture import capture_series
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ExpectAlert, ExpectRemediated
+from harness.spec.models import ExpectAlert
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
-    if loaded.experiment.alerting is not None or loaded.experiment.remediation or \
-            any(isinstance(e, ExpectRemediated) for e in loaded.experiment.expect):
-        raise UnsupportedError("`alerting`, `remediation` and `expect: remediated` are valid, but this version "
-                               "does not run them yet: use `harness rules` for the alert rules (nothing was started)")
+    if loaded.experiment.target.platform != "local" and loaded.experiment.remediation:
+        raise UnsupportedError("`remediation` runs on platform local only for now (its Alertmanager calls the "
+                               "harness's webhook); on an external platform, observe the alerts with `expect: alert` "
+                               "(nothing was started)")
     if options.stop_file is not None and options.stop_file.exists():
         raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
                          "at once (nothing was started)"])
@@ -146,7 +147,7 @@ def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
     """A valid file can still ask for something this run cannot do: say so before starting anything."""
     experiment = loaded.experiment
     alerts = [e for e in experiment.expect if isinstance(e, ExpectAlert)]
-    if experiment.target.platform == "local" and alerts and not loaded.alert_rules:
+    if experiment.target.platform == "local" and alerts and not loaded.alert_rules and experiment.alerting is None:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
                          "alerting rules, so no alert can fire; name your rules file in target.local.alert_rules "
                          "(nothing was started)"])
@@ -171,11 +172,17 @@ def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list
 def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: FaultRunner,
              platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
+    chain = RemediationChain(loaded, state.run_dir)
+    state.remediation = chain.state
+    cleanup.callback(_shielded, interrupts, chain.finish)  # also when the platform never starts
+    chain.prepare()
     log.info("starting platform %s", loaded.experiment.target.platform)
-    platform = open_platform(loaded, state.run_dir)
+    platform = open_platform(loaded, state.run_dir, chain.state.rule_files, chain.webhook)
     cleanup.callback(_shielded, interrupts, platform.close)
+    cleanup.callback(_shielded, interrupts, chain.finish)  # runbooks end before the platform they act on
     platform_ref.append(platform)
     state.prometheus_url = platform.prometheus_url
+    chain.platform_ready(platform.runbook_variables(), platform.prometheus_url)
     client = _client(loaded, platform)
     client.check_reachable()
     log.info("Prometheus at %s; checking every query before anything is injected", client.url)
@@ -198,6 +205,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         _cut_short(state.phases, options.clock())
     with interrupts.shield():
         faults.revert_all()
+        chain.finish()  # a runbook still running when the run ends is cancelled: it did not finish in time
     plan = current[0]
     _wait_unless_halted(lambda: _finish_last_second(state, options), state)
     with interrupts.shield():

@@ -29,6 +29,8 @@ class LocalTarget(Model):
     replicas: int = Field(default=3, ge=1, le=10)
     restart_delay: Duration = 1.0
     """How long the supervisor waits before restarting a killed replica (its start-up delay)."""
+    auto_restart: bool = True
+    """False: a dead replica stays down until something (a runbook) asks the supervisor's API."""
     alert_rules: tuple[str, ...] = ()
     """Prometheus alerting rule files loaded into the private Prometheus (paths relative to the file)."""
 
