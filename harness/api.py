@@ -23,7 +23,7 @@ from harness.run.result_build import run_result
 from harness.run.runner import RunOptions
 from harness.run.runner import run_experiment as _run
 from harness.spec import loader
-from harness.spec.loader import LoadedExperiment, load_profile
+from harness.spec.loader import PLATFORM_VARIABLES, LoadedExperiment, load_profile, load_runbook
 from harness.spec.slo_files import import_slos
 from harness.spec.source import DocumentError, read_all_documents
 
@@ -81,8 +81,10 @@ def validate_file(path: Path) -> str:
         return f"experiment {loaded.name}"
     if kind == "LoadProfile":
         return f"load profile {load_profile(path).profile.metadata.name}"
+    if kind == "Runbook":
+        return f"runbook {load_runbook(path, None, PLATFORM_VARIABLES['local']).runbook.metadata.name}"
     if api.startswith("openslo/") or api == "prometheus/v1" or api.startswith("sloth.slok.dev/"):
         return f"SLO file ({', '.join(slo.name for slo in import_slos(path))})"
     line = doc.line_of(("kind",)) or 1
-    raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment or LoadProfile "
+    raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment, LoadProfile or Runbook "
                      "(or an OpenSLO / Sloth SLO file)"])

@@ -12,6 +12,7 @@ from harness.plan import Plan, SliQueries, burn_query
 from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
 from harness.run.record import ExpectationResult, RunRecord
+from harness.run.remediation_proof import remediated
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectRemediated, ExpectReplicasReady, InlineSLO
 
@@ -157,6 +158,8 @@ def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Pla
         elif isinstance(item, ExpectReplicasReady):
             results.append(safe(lambda i=item: replicas_ready(client, i, kills, run_end, step),
                                        "replicas_ready", str(item.replicas_ready), item.within))
+        elif isinstance(item, ExpectRemediated):
+            results.append(remediated(item, state.chain, step))
     return results
 
 

@@ -48,6 +48,7 @@ from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
 from harness.run.remediation import RemediationChain
+from harness.run.remediation_proof import chain_targets, measure_chain
 from harness.run.result_build import write_result
 from harness.run.series_capture import capture_series
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
@@ -219,6 +220,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         state.faults = list(faults.records.values())
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
+        state.chain = measure_chain(client, loaded, plan, state) if chain_targets(loaded) else []
         state.expectations = resolve_expectations(client, loaded, plan, state, faults)
         _capture_series(client, loaded, plan, state, load)
 

@@ -188,7 +188,7 @@ PROFILES: dict[str, list[str]] = {
 CLI_EXPERIMENTS = {
     **EXPERIMENTS,
     "wrong-kind": [
-        "{file}:3 kind: unknown kind 'Experimnt': expected Experiment or LoadProfile "
+        "{file}:3 kind: unknown kind 'Experimnt': expected Experiment, LoadProfile or Runbook "
         "(or an OpenSLO / Sloth SLO file)"
     ],
     "empty": ["{file}: the file is empty"],
