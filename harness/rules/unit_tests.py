@@ -130,7 +130,8 @@ def _detect_case(rules: SloRules, series: TestSeries) -> dict[str, Any]:
     healthy = rules.windows[1].long_s // interval
     detect = predicted_detect_s(rules)
     before = int(0.5 * detect) // interval
-    after = max(before + 1, -(-int(1.5 * detect) // interval))
+    # +1: the alert group may run before the recording group at the same step, seeing the step before
+    after = max(before + 1, -(-int(1.5 * detect) // interval)) + 1
     outage = after + 5
     bad = rules.signals.counts == "bad"
     events = [(not bad, healthy), (bad, outage)]

@@ -386,8 +386,14 @@ def _conclude(state: RunRecord) -> None:
             state.problems.append(f"fault {record.name} {what}: {record.check.observed}")
     overall = "ABORTED" if state.halted is not None else combine(verdicts)
     state.verdict = overall
-    state.reason = state.halted or _reason(state.slos, overall) or state.reason
+    state.reason = state.halted or _remediation_reason(state, overall) or _reason(state.slos, overall) or state.reason
     state.exit_code = EXIT_CODES[overall]
+
+
+def _remediation_reason(state: RunRecord, verdict: str) -> str:
+    """A remediation that failed is the cause; the SLO that then stays down is its consequence."""
+    failed = [e for e in state.expectations if e.kind == "remediated" and e.verdict == verdict]
+    return "; ".join(f"remediation of {e.target}: {e.reason}" for e in failed)
 
 
 def _reason(slos: list[SloJudgement], verdict: str) -> str:
