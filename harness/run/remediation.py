@@ -115,7 +115,9 @@ class RemediationChain:
                 thread.start()
 
     def _run(self, runbook: str, alert: str) -> None:
-        self._ready.wait(timeout=60.0)
+        while not self._ready.wait(0.1):  # an alert can only come once the platform runs; be sure anyway
+            if self._ctx.cancel.is_set():
+                return
         path = self.loaded.runbooks[runbook].path
         outcome = run_runbook(path, f"alert {alert}", self._ctx)
         with self._lock:

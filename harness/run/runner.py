@@ -93,6 +93,11 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
+    alerting = loaded.experiment.alerting
+    if alerting is not None and alerting.alertmanager is not None:
+        raise UnsupportedError("`alerting.alertmanager` (reading your Alertmanager) is valid, but this version "
+                               "observes only the ALERTS series of your Prometheus: leave it out (nothing was "
+                               "started)")
     if loaded.experiment.target.platform != "local" and loaded.experiment.remediation:
         raise UnsupportedError("`remediation` runs on platform local only for now (its Alertmanager calls the "
                                "harness's webhook); on an external platform, observe the alerts with `expect: alert` "
