@@ -20,6 +20,11 @@ DEMO_EXPERIMENTS = (
     ("shop-survives-replica-kill.yaml", "PASS"),
     ("checkout-latency-regression.yaml", "FAIL"),
 )
+REMEDIATION_DEMO = (
+    ("shop-outage-remediated.yaml", "PASS"),
+    ("shop-outage-broken-runbook.yaml", "FAIL"),
+)
+"""`harness demo --remediation`: the page starts the runbook that ends an outage, and its broken twin."""
 
 
 def validate(paths: list[Path]) -> int:
@@ -78,11 +83,13 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: 
     return int(result.exit_code if result.exit_code is not None else EXIT_CODES["ERROR"])
 
 
-def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
+def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False,
+         remediation: bool = False) -> int:
     """The bundled game day: one experiment that should pass, one that should fail for a visible reason."""
-    folder = BUNDLED_ROOT / "experiments"
+    folder = BUNDLED_ROOT / ("remediation/experiments" if remediation else "experiments")
+    chosen = REMEDIATION_DEMO if remediation else DEMO_EXPERIMENTS
     outcomes = []
-    for name, expected in DEMO_EXPERIMENTS:
+    for name, expected in chosen:
         path = folder / name
         if not path.is_file():
             raise SpecError([f"{path}: the bundled demo experiment is missing (run from a checkout of the project)"])
@@ -98,7 +105,7 @@ def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = Fals
         got = {c: v for v, c in EXIT_CODES.items()}.get(code, f"exit {code}")
         mark = "as designed" if wanted[expected] == code else f"UNEXPECTED (designed to {expected})"
         print(f"  {name}: {got} - {mark}")
-    complete = len(outcomes) == len(DEMO_EXPERIMENTS)
+    complete = len(outcomes) == len(chosen)
     return 0 if complete and all(wanted[e] == c for _, e, c in outcomes) else 1
 
 

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _run_options(run)
     demo = sub.add_parser("demo", help="run the bundled demo game day on the local platform")
+    demo.add_argument("--remediation", action="store_true",
+                      help="the remediation pair instead: a page that starts a runbook, and its broken twin")
     _run_options(demo)
     gate = sub.add_parser("gate", help="run experiments as one CI gate: JUnit, Markdown, one exit code")
     gate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiment files or folders")
@@ -138,7 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         return commands.run(args.files[0], args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "demo":
-        return commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
+        return commands.demo(args.output, args.stop_file, args.quiet, args.verbose, args.remediation)
     if args.command == "gate":
         return _gate(args)
     if args.command == "report":

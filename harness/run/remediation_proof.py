@@ -31,7 +31,7 @@ BREACH_WINDOW_S = 10.0
 
 def chain_targets(loaded: LoadedExperiment) -> list[tuple[str, str, str | None]]:
     """(SLO, alert, runbook) for each remediation entry, else each alerting SLO's page alert."""
-    generated = generated_alerts(loaded.experiment)
+    generated = generated_alerts(loaded.experiment, loaded.slos)
     found = [(r.slo or generated.get(r.on_alert, ""), r.on_alert, r.runbook) for r in loaded.experiment.remediation]
     if found:
         return [t for t in found if t[0]]

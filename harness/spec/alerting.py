@@ -28,9 +28,11 @@ def alerting_slos(experiment: Experiment) -> tuple[str, ...]:
     return experiment.alerting.slos or tuple(h.slo for h in experiment.hypothesis)
 
 
-def generated_alerts(experiment: Experiment) -> dict[str, str]:
-    """Each generated alert's name → its SLO."""
-    return {generated_alert(slo, kind): slo for slo in alerting_slos(experiment) for kind in GENERATED_KINDS}
+def generated_alerts(experiment: Experiment, slos: Sequence[InlineSLO]) -> dict[str, str]:
+    """Each generated alert's name → its SLO (client SLIs get none: Prometheus never sees them)."""
+    client = {slo.name for slo in slos if slo.sli.client is not None}
+    return {generated_alert(slo, kind): slo for slo in alerting_slos(experiment) if slo not in client
+            for kind in GENERATED_KINDS}
 
 
 def rule_file_alerts(paths: Sequence[Path]) -> set[str]:
@@ -59,7 +61,7 @@ def check_alerting(experiment: Experiment, slos: Sequence[InlineSLO], alert_rule
         elif known[name].sli.client is not None:
             yield (("alerting", "slos", index),
                    f"SLO {name!r} is a client SLI, counted from the load generator: Prometheus cannot alert on it")
-    generated = generated_alerts(experiment)
+    generated = generated_alerts(experiment, slos)
     defined = set(generated) | rule_file_alerts(alert_rules)
     hint = ", ".join(sorted(defined)) or \
         "none: add an `alerting` block or name a rules file in target.local.alert_rules"

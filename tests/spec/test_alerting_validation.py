@@ -87,3 +87,11 @@ def test_the_platform_offers_its_variables_to_runbooks(tmp_path: Path, monkeypat
     monkeypatch.delenv("SUPERVISOR_URL", raising=False)
     loaded = load_experiment(_copy(tmp_path, {}))
     assert loaded.experiment.target.local_or_default.auto_restart is False
+
+
+def test_the_remediation_demo_names_the_bundled_pair() -> None:
+    from harness.cli.commands import REMEDIATION_DEMO
+
+    assert [verdict for _, verdict in REMEDIATION_DEMO] == ["PASS", "FAIL"]
+    for name, _ in REMEDIATION_DEMO:
+        assert load_experiment(DEMO / "experiments" / name, {}).experiment.remediation
