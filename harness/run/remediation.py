@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import PlatformError
+from harness.errors import PlatformError, SpecError
 from harness.platform.local.alertmanager import WebhookTarget
 from harness.remediation.runbook import RunbookContext, RunbookOutcome, run_runbook
 from harness.remediation.webhook import Notification, WebhookReceiver
@@ -28,6 +28,7 @@ from harness.spec.loader import LoadedExperiment
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "HARNESS_WEBHOOK_TOKEN"
+MIN_TOKEN_LENGTH = 16
 
 
 @dataclass
@@ -71,6 +72,9 @@ class RemediationChain:
             self.state.rule_files = (self._generated_rules(),)
         if experiment.target.platform == "local" and (experiment.remediation or experiment.alerting):
             token = os.environ.get(TOKEN_VARIABLE) or secrets.token_urlsafe(32)
+            if len(token) < MIN_TOKEN_LENGTH:
+                raise SpecError([f"{TOKEN_VARIABLE} is shorter than {MIN_TOKEN_LENGTH} characters: use a longer "
+                                 "secret, or unset it and the run generates one (nothing was started)"])
             self._secret_dir = Path(tempfile.mkdtemp(prefix="harness-webhook-"))
             token_file = self._secret_dir / "token"
             token_file.touch(mode=0o600)

@@ -148,3 +148,23 @@ def test_http_steps(tmp_path: Path, server: list[_Server], status: int, delay: f
     assert step.result == result and detail in step.detail
     assert "s3cret-value" not in step.detail and "s3cret-value" not in outcome.reason  # the query string is dropped
     assert one.bodies == [b'{"all_missing": true}']
+
+
+def test_chaostoolkit_steps(tmp_path: Path) -> None:
+    exists = {"type": "action", "name": "folder-exists",
+              "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/tmp"}}}
+    gone = {"type": "action", "name": "remove-missing",
+            "provider": {"type": "python", "module": "os", "func": "rmdir",
+                         "arguments": {"path": str(tmp_path / "no-such-folder")}}}
+    path = _runbook(tmp_path, [{"name": "ok", "chaostoolkit": exists}, {"name": "fails", "chaostoolkit": gone}])
+    outcome = run_runbook(path, "test", RunbookContext(cwd=tmp_path))
+    assert [(s.name, s.result) for s in outcome.steps] == [("ok", "ok"), ("fails", "failed")]
+    assert "Chaos Toolkit activity" in outcome.steps[1].detail
+
+
+def test_a_chaostoolkit_step_is_checked_at_validation(tmp_path: Path) -> None:
+    bad = {"type": "action", "name": "x", "provider": {"type": "python", "module": "os.path", "func": "no_such"}}
+    path = _runbook(tmp_path, [{"name": "ctk", "chaostoolkit": bad}])
+    with pytest.raises(SpecError) as caught:
+        load_runbook(path, {})
+    assert "steps[0].chaostoolkit.activity: not a valid Chaos Toolkit activity" in caught.value.problems[0]

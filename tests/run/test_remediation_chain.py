@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import SpecError
 from harness.remediation.runbook import RunbookOutcome, StepOutcome
 from harness.remediation.webhook import AlertNotice, BadPayload, Notification, parse_notification
 from harness.run.chain_times import ChainTimes
@@ -93,3 +94,30 @@ def test_the_webhook_starts_only_the_runbook_the_experiment_names_once(tmp_path:
     finally:
         chain.finish()  # the platform never became ready: the runbook is cancelled before any step
     assert chain.state.outcomes == []
+
+
+def test_a_short_webhook_token_from_the_environment_is_refused(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_WEBHOOK_TOKEN", "short")
+    chain = RemediationChain(load_experiment(DEMO, {}), tmp_path)
+    with pytest.raises(SpecError, match="HARNESS_WEBHOOK_TOKEN is shorter than 16 characters"):
+        chain.prepare()
+    chain.finish()
+    assert (tmp_path / "alerting").is_dir()  # the generated rules were written (and checked) first
+
+
+def test_prepare_writes_checked_rules_and_starts_a_loopback_receiver(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_WEBHOOK_TOKEN", raising=False)
+    chain = RemediationChain(load_experiment(DEMO, {}), tmp_path)
+    try:
+        chain.prepare()
+        webhook = chain.webhook
+        assert webhook is not None and webhook.url.startswith("http://127.0.0.1:")
+        assert oct(webhook.token_file.stat().st_mode & 0o777) == "0o600"
+        assert tmp_path not in webhook.token_file.parents
+        [rules] = chain.state.rule_files
+        assert rules.name == "shop-outage-remediated.experiment.rules.yaml"
+    finally:
+        chain.finish()
+    assert not webhook.token_file.exists()
