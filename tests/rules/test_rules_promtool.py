@@ -61,3 +61,13 @@ def test_cli_refuses_an_alert_that_could_never_fire(tmp_path: Path, capsys: pyte
     assert code == 2
     assert f"{source}: shop-availability: the page condition (burn rate 14.4 over 1h) needs an error ratio" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_reads_an_slo_file_directly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sloth = ROOT / "tests" / "data" / "imports" / "sloth-getting-started.yml"
+    assert main(["rules", str(sloth), "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ok     promtool test rules sloth-getting-started.production.rules.test.yaml" in out
+    text = (tmp_path / "sloth-getting-started.production.rules.yaml").read_text()
+    assert 'sloth_id: sloth-getting-started-requests-availability' in text
+    assert 'http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}' in text
