@@ -95,3 +95,11 @@ def test_the_remediation_demo_names_the_bundled_pair() -> None:
     assert [verdict for _, verdict in REMEDIATION_DEMO] == ["PASS", "FAIL"]
     for name, _ in REMEDIATION_DEMO:
         assert load_experiment(DEMO / "experiments" / name, {}).experiment.remediation
+
+
+def test_plan_shows_the_alerting_and_the_runbook(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(DEMO / "experiments" / "shop-outage-remediated.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "alerting: burn-rate rules (experiment windows) for shop-availability" in out
+    assert ("remediation: when shop-availability-page fires, run ../runbooks/restart-shop.yaml: restart missing "
+            "replicas (http), wait until healthy (wait_for)") in out
