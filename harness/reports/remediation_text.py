@@ -30,6 +30,7 @@ def moments(chain: RemediationResult) -> list[tuple[float, str]]:
     found = [(t, what) for t, what in ((chain.first_fault, "first fault"), (chain.first_breach, "SLO breached"),
                                         (chain.alert_pending, "alert pending"), (chain.alert_firing, "alert firing"),
                                         (chain.webhook_received, "webhook received"),
+                                        (chain.alertmanager_seen, "active in Alertmanager"),
                                         (chain.recovered, "SLO back at objective")) if t is not None]
     run = chain.runbook_run
     if run is not None:

@@ -161,7 +161,7 @@ EventKind = Literal["phase-started", "phase-ended", "fault-injected", "fault-fai
                     "revert-failed", "abort-breach", "halted", "run-ended",
                     # the remediation chain
                     "slo-breached", "alert-pending", "alert-firing", "webhook-received", "runbook-started",
-                    "runbook-step", "runbook-ended", "slo-recovered"]
+                    "runbook-step", "runbook-ended", "slo-recovered", "alertmanager-active"]
 
 
 class TimelineEvent(ResultPart):
@@ -204,6 +204,8 @@ class RemediationResult(ResultPart):
     alert_pending: float | None = None
     alert_firing: float | None = None
     webhook_received: float | None = None
+    alertmanager_seen: float | None = None
+    """Platform external: when the user's Alertmanager first showed the alert active (polled every second)."""
     recovered: float | None = None
     time_to_detect_s: float | None = None
     """Alert firing - first fault start."""

@@ -37,7 +37,7 @@ def _chain(c: ChainTimes) -> dict[str, Any]:
     return {
         "slo": c.slo, "alert": c.alert, "runbook": c.runbook, "first_fault": c.first_fault,
         "first_breach": c.first_breach, "alert_pending": c.alert_pending, "alert_firing": c.alert_firing,
-        "webhook_received": c.webhook, "recovered": c.recovered,
+        "webhook_received": c.webhook, "alertmanager_seen": c.alertmanager_seen, "recovered": c.recovered,
         "time_to_detect_s": _rounded(c.time_to_detect_s), "time_to_mitigate_s": _rounded(c.time_to_mitigate_s),
         "time_to_recover_s": _rounded(c.time_to_recover_s),
         "budget_consumed": None if c.budget_consumed is None else round(c.budget_consumed, 10),
@@ -53,6 +53,7 @@ def chain_events(state: RunRecord) -> list[TimelineEvent]:
                                    (c.alert_pending, "alert-pending", c.alert), (c.alert_firing, "alert-firing",
                                                                                   c.alert),
                                    (c.webhook, "webhook-received", f"alert {c.alert}"),
+                                   (c.alertmanager_seen, "alertmanager-active", f"alert {c.alert}"),
                                    (c.recovered, "slo-recovered", "back at its objective")):
             if time is not None:
                 name = c.slo if kind in ("slo-breached", "slo-recovered") else c.alert

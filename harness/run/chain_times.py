@@ -17,6 +17,8 @@ class ChainTimes:
     alert_pending: float | None = None
     alert_firing: float | None = None
     webhook: float | None = None
+    alertmanager_seen: float | None = None
+    """Platform external: the first poll of the user's Alertmanager that showed the alert active."""
     runbook_outcome: RunbookOutcome | None = None
     recovered: float | None = None
     budget_consumed: float | None = None

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from harness.errors import PlatformError, SpecError
 from harness.platform.local.alertmanager import WebhookTarget
+from harness.remediation.alertmanager_watch import AlertmanagerWatch
 from harness.remediation.runbook import RunbookContext, RunbookOutcome, run_runbook
 from harness.remediation.webhook import Notification, WebhookReceiver
 from harness.rules.files import check, rule_set, write
+from harness.spec.alerting import alerting_slos, generated_alert
 from harness.spec.loader import LoadedExperiment
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class RemediationState:
     ignored: list[tuple[float, str]] = field(default_factory=list)
     """(time, alert) of firing alerts with no remediation entry: recorded, nothing run."""
     rejected: int = 0
+    alertmanager_watch: AlertmanagerWatch | None = None
+    """Platform external with `alerting.alertmanager`: the user's Alertmanager, polled during the run."""
 
 
 class RemediationChain:
@@ -70,6 +74,8 @@ class RemediationChain:
         experiment = self.loaded.experiment
         if experiment.alerting is not None:
             self.state.rule_files = (self._generated_rules(),)
+        self.watch_alertmanager(sorted({r.on_alert for r in experiment.remediation}
+                                       | {generated_alert(slo, "page") for slo in alerting_slos(experiment)}))
         if experiment.target.platform == "local" and (experiment.remediation or experiment.alerting):
             token = os.environ.get(TOKEN_VARIABLE) or secrets.token_urlsafe(32)
             if len(token) < MIN_TOKEN_LENGTH:
@@ -83,6 +89,12 @@ class RemediationChain:
             self._receiver.start()
             self._webhook = WebhookTarget(self._receiver.url, token_file)
             log.info("webhook receiver on %s", self._receiver.url)
+
+    def watch_alertmanager(self, alerts: list[str]) -> None:
+        alerting = self.loaded.experiment.alerting
+        if alerting is not None and alerting.alertmanager is not None and alerts:
+            self.state.alertmanager_watch = AlertmanagerWatch(alerting.alertmanager.url,
+                                                              alerting.alertmanager.headers, alerts)
 
     def _generated_rules(self) -> Path:
         alerting = self.loaded.experiment.alerting

@@ -51,6 +51,10 @@ def measure_chain(client: PromClient, loaded: LoadedExperiment, plan: Plan, stat
         webhook = next((n.received_at for n in (chain.notifications if chain else [])
                         if any(a.name == alert for a in n.firing())), None)
         outcome = next((o for o in (chain.outcomes if chain else []) if o.trigger == f"alert {alert}"), None)
+        watch = chain.alertmanager_watch if chain else None
+        seen = watch.first_seen.get(alert) if watch else None
+        if watch is not None and watch.failures:
+            notes.append(f"{watch.failures} poll(s) of the Alertmanager failed (last: {watch.last_error})")
         slo = loaded.slo(slo_name)
         breach = recovered = budget = None
         if first_fault is not None:
@@ -60,8 +64,8 @@ def measure_chain(client: PromClient, loaded: LoadedExperiment, plan: Plan, stat
             since = outcome.started if outcome is not None else firing
             recovered = _back_for_good(points, limit, since) if since is not None else None
             budget = _budget(client, plan, slo_name, slo.period, limit, first_fault, recovered or run_end, notes)
-        found.append(ChainTimes(slo_name, alert, runbook, first_fault, breach, pending, firing, webhook, outcome,
-                                recovered, budget, tuple(notes)))
+        found.append(ChainTimes(slo_name, alert, runbook, first_fault, breach, pending, firing, webhook, seen,
+                                outcome, recovered, budget, tuple(notes)))
     return found
 
 

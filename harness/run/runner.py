@@ -93,11 +93,6 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
         raise UnsupportedError("platform 'kubernetes' is not supported yet: the file is valid, but this version "
                                "runs 'local' and 'external' experiments only (nothing was started)")
     _refuse_unrunnable(loaded)
-    alerting = loaded.experiment.alerting
-    if alerting is not None and alerting.alertmanager is not None:
-        raise UnsupportedError("`alerting.alertmanager` (reading your Alertmanager) is valid, but this version "
-                               "observes only the ALERTS series of your Prometheus: leave it out (nothing was "
-                               "started)")
     if loaded.experiment.target.platform != "local" and loaded.experiment.remediation:
         raise UnsupportedError("`remediation` runs on platform local only for now (its Alertmanager calls the "
                                "harness's webhook); on an external platform, observe the alerts with `expect: alert` "
@@ -294,6 +289,9 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
 def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
              state: RunRecord, options: RunOptions) -> list[Ticker]:
     tickers = []
+    watch = state.remediation.alertmanager_watch if state.remediation is not None else None
+    if watch is not None:
+        tickers.append(Ticker(1.0, watch.tick))
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
         tickers.append(Ticker(options.progress_every_s, progress.tick))

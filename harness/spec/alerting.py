@@ -61,6 +61,10 @@ def check_alerting(experiment: Experiment, slos: Sequence[InlineSLO], alert_rule
         elif known[name].sli.client is not None:
             yield (("alerting", "slos", index),
                    f"SLO {name!r} is a client SLI, counted from the load generator: Prometheus cannot alert on it")
+    alerting = experiment.alerting
+    if alerting is not None and alerting.alertmanager is not None and experiment.target.platform == "local":
+        yield (("alerting", "alertmanager"), "the local platform runs its own Alertmanager: leave this out (it "
+               "is for the Alertmanager of a system on platform external)")
     generated = generated_alerts(experiment, slos)
     defined = set(generated) | rule_file_alerts(alert_rules)
     hint = ", ".join(sorted(defined)) or \

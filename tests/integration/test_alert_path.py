@@ -14,6 +14,7 @@ import yaml
 
 from harness.platform.local.alertmanager import AlertmanagerServer, WebhookTarget
 from harness.prom.server import PrometheusServer
+from harness.remediation.alertmanager_watch import AlertmanagerWatch
 from harness.remediation.runbook import RunbookContext, RunbookOutcome, run_runbook
 from harness.remediation.webhook import Notification, WebhookReceiver
 from tests.integration.conftest import matching_processes, wait_no_leftovers
@@ -99,3 +100,28 @@ def test_the_receiver_listens_on_loopback_only(tmp_path: Path) -> None:
     assert (ok.status_code, bad.status_code) == (200, 400)
     assert [n.alerts[0].name for n in receiver.received()] == ["x"]
     assert os.environ.get("HARNESS_WEBHOOK_TOKEN") != TOKEN
+
+
+def test_watching_a_users_alertmanager(tmp_path: Path) -> None:
+    """Platform external: the first poll that shows the alert active in the user's Alertmanager."""
+    before = {p.pid for p in matching_processes()}
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    alertmanager = AlertmanagerServer(tmp_path / "am", WebhookTarget("http://127.0.0.1:9/nowhere", token_file))
+    try:
+        alertmanager.start()
+        watch = AlertmanagerWatch(alertmanager.url, {}, ["checkout-page", "other-page"])
+        watch.tick(1.0)
+        assert watch.first_seen == {}
+        posted = requests.post(f"{alertmanager.url}/api/v2/alerts", timeout=5,
+                               json=[{"labels": {"alertname": "checkout-page", "severity": "page"}}])
+        assert posted.status_code == 200
+        watch.tick(2.0)
+        watch.tick(3.0)
+    finally:
+        alertmanager.stop()
+    assert watch.first_seen == {"checkout-page": 2.0}
+    unreachable = AlertmanagerWatch(alertmanager.url, {"Authorization": "Bearer s3cret"}, ["checkout-page"])
+    unreachable.tick(4.0)
+    assert unreachable.failures == 1 and "s3cret" not in unreachable.last_error
+    assert wait_no_leftovers(before, str(tmp_path)) == []

@@ -121,3 +121,26 @@ def test_prepare_writes_checked_rules_and_starts_a_loopback_receiver(tmp_path: P
     finally:
         chain.finish()
     assert not webhook.token_file.exists()
+
+
+def test_on_platform_external_the_users_alertmanager_is_watched_for_the_pages(tmp_path: Path) -> None:
+    import yaml
+
+    doc = yaml.safe_load(DEMO.read_text())
+    doc.update({"target": {"platform": "external"}, "prometheus": {"url": "http://127.0.0.1:9090"},
+                "load": {"profile": "shop-steady", "host": "http://127.0.0.1:8080"}, "faults": [],
+                "remediation": [], "expect": [{"alert": "shop-availability-page", "within": "30s"}],
+                "alerting": {"windows": "experiment",
+                             "alertmanager": {"url": "http://127.0.0.1:9093", "headers": {"X-Team": "shop"}}}})
+    path = tmp_path / "external.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    chain = RemediationChain(load_experiment(path, {}), tmp_path)
+    chain.prepare()
+    try:
+        watch = chain.state.alertmanager_watch
+        assert watch is not None
+        assert (watch.url, watch.alerts, watch.headers) == ("http://127.0.0.1:9093", ("shop-availability-page",),
+                                                            {"X-Team": "shop"})
+        assert chain.webhook is None  # no webhook receiver off the local platform
+    finally:
+        chain.finish()

@@ -103,3 +103,8 @@ def test_plan_shows_the_alerting_and_the_runbook(capsys: pytest.CaptureFixture[s
     assert "alerting: burn-rate rules (experiment windows) for shop-availability" in out
     assert ("remediation: when shop-availability-page fires, run ../runbooks/restart-shop.yaml: restart missing "
             "replicas (http), wait until healthy (wait_for)") in out
+
+
+def test_the_users_alertmanager_is_for_platform_external(tmp_path: Path) -> None:
+    path = _copy(tmp_path, {"alerting": {"windows": "experiment", "alertmanager": {"url": "http://127.0.0.1:9093"}}})
+    assert any("alerting.alertmanager: the local platform runs its own Alertmanager" in p for p in _problems(path))
