@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from harness.platform.local.alertmanager import AlertmanagerServer, WebhookTarget
+from harness.platform.local.platform import LocalPlatform
 from harness.prom.server import PrometheusServer
 from harness.remediation.alertmanager_watch import AlertmanagerWatch
 from harness.remediation.runbook import RunbookContext, RunbookOutcome, run_runbook
@@ -124,4 +125,30 @@ def test_watching_a_users_alertmanager(tmp_path: Path) -> None:
     unreachable = AlertmanagerWatch(alertmanager.url, {"Authorization": "Bearer s3cret"}, ["checkout-page"])
     unreachable.tick(4.0)
     assert unreachable.failures == 1 and "s3cret" not in unreachable.last_error
+    assert wait_no_leftovers(before, str(tmp_path)) == []
+
+
+def test_a_runbook_acts_on_the_local_platform_through_what_it_offers(tmp_path: Path) -> None:
+    """The supervisor's API and Caddy's admin API, reached with the variables the platform offers."""
+    before = {p.pid for p in matching_processes()}
+    upstreams = "/config/apps/http/servers/edge/routes/0/handle/0/upstreams"
+    runbook = tmp_path / "drain.yaml"
+    runbook.write_text(yaml.safe_dump({
+        "apiVersion": "harness/v1", "kind": "Runbook", "metadata": {"name": "drain-replica-2"},
+        "steps": [
+            {"name": "replicas", "http": {"method": "GET", "url": "${SUPERVISOR_URL}/replicas"}},
+            {"name": "take replica 2 out of rotation", "http": {"method": "DELETE",
+                                                               "url": "${EDGE_ADMIN_URL}" + upstreams + "/2"}},
+        ]}))
+    platform = LocalPlatform(tmp_path / "run", 3, 1.0, ())
+    try:
+        platform.start()
+        variables = platform.runbook_variables()
+        outcome = run_runbook(runbook, "by hand", RunbookContext(variables, cwd=tmp_path))
+        left = requests.get(variables["EDGE_ADMIN_URL"] + upstreams, timeout=5).json()
+    finally:
+        platform.close()
+    assert outcome.ok, outcome.reason
+    assert sorted(variables) == ["EDGE_ADMIN_URL", "SUPERVISOR_URL"]  # no Alertmanager without alerting
+    assert len(left) == 2
     assert wait_no_leftovers(before, str(tmp_path)) == []
