@@ -17,12 +17,15 @@ from harness.run.progress import ProgressSink, Snapshot
 from harness.spec.loader import BUNDLED_ROOT, load_experiment
 
 DEMO_EXPERIMENTS = (
-    ("shop-survives-replica-kill.yaml", "PASS"),
-    ("checkout-latency-regression.yaml", "FAIL"),
+    ("experiments/shop-survives-replica-kill.yaml", "PASS"),
+    ("experiments/checkout-latency-regression.yaml", "FAIL"),
+    ("remediation/experiments/shop-outage-remediated.yaml", "PASS"),
 )
+"""The demo game day; paths are relative to the checkout. The remediation proof lives outside
+experiments/, so `harness gate experiments/` keeps its two bundled experiments."""
 REMEDIATION_DEMO = (
-    ("shop-outage-remediated.yaml", "PASS"),
-    ("shop-outage-broken-runbook.yaml", "FAIL"),
+    ("remediation/experiments/shop-outage-remediated.yaml", "PASS"),
+    ("remediation/experiments/shop-outage-broken-runbook.yaml", "FAIL"),
 )
 """`harness demo --remediation`: the page starts the runbook that ends an outage, and its broken twin."""
 
@@ -86,11 +89,10 @@ def run(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: 
 def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False,
          remediation: bool = False) -> int:
     """The bundled game day: one experiment that should pass, one that should fail for a visible reason."""
-    folder = BUNDLED_ROOT / ("remediation/experiments" if remediation else "experiments")
     chosen = REMEDIATION_DEMO if remediation else DEMO_EXPERIMENTS
     outcomes = []
     for name, expected in chosen:
-        path = folder / name
+        path = BUNDLED_ROOT / name
         if not path.is_file():
             raise SpecError([f"{path}: the bundled demo experiment is missing (run from a checkout of the project)"])
         print(f"\n== {name}: expected {expected} ==", file=sys.stderr)

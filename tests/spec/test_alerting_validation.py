@@ -89,12 +89,15 @@ def test_the_platform_offers_its_variables_to_runbooks(tmp_path: Path, monkeypat
     assert loaded.experiment.target.local_or_default.auto_restart is False
 
 
-def test_the_remediation_demo_names_the_bundled_pair() -> None:
-    from harness.cli.commands import REMEDIATION_DEMO
+def test_the_demos_name_bundled_files() -> None:
+    from harness.cli.commands import DEMO_EXPERIMENTS, REMEDIATION_DEMO
 
     assert [verdict for _, verdict in REMEDIATION_DEMO] == ["PASS", "FAIL"]
     for name, _ in REMEDIATION_DEMO:
-        assert load_experiment(DEMO / "experiments" / name, {}).experiment.remediation
+        assert load_experiment(DEMO.parent / name, {}).experiment.remediation
+    assert [verdict for _, verdict in DEMO_EXPERIMENTS] == ["PASS", "FAIL", "PASS"]
+    for name, _ in DEMO_EXPERIMENTS:
+        load_experiment(DEMO.parent / name, {})
 
 
 def test_plan_shows_the_alerting_and_the_runbook(capsys: pytest.CaptureFixture[str]) -> None:
