@@ -24,7 +24,7 @@ from harness.run.runner import RunOptions
 from harness.run.runner import run_experiment as _run
 from harness.spec import loader
 from harness.spec.gameday import load_gameday
-from harness.spec.loader import LoadedExperiment, load_profile
+from harness.spec.loader import PLATFORM_VARIABLES, LoadedExperiment, load_profile, load_runbook
 from harness.spec.slo_files import import_slos
 from harness.spec.source import DocumentError, read_all_documents
 
@@ -85,8 +85,10 @@ def validate_file(path: Path) -> str:
     if kind == "GameDay":
         gameday = load_gameday(path)
         return f"game day {gameday.name} ({len(gameday.experiments)} experiments)"
+    if kind == "Runbook":
+        return f"runbook {load_runbook(path, None, PLATFORM_VARIABLES['local']).runbook.metadata.name}"
     if api.startswith("openslo/") or api == "prometheus/v1" or api.startswith("sloth.slok.dev/"):
         return f"SLO file ({', '.join(slo.name for slo in import_slos(path))})"
     line = doc.line_of(("kind",)) or 1
-    raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment, LoadProfile or GameDay "
+    raise SpecError([f"{path}:{line} kind: unknown kind {kind!r}: expected Experiment, LoadProfile, GameDay or Runbook "
                      "(or an OpenSLO / Sloth SLO file)"])

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the harness needs on a Debian machine: Prometheus (+ promtool), Caddy, HAProxy, stress-ng,
+# Installs what the harness needs on a Debian machine: Prometheus (+ promtool), Alertmanager, Caddy, HAProxy, stress-ng,
 # Chromium (headless: the tests render the HTML report in it),
 # Python 3.11+ with venv, then a virtualenv in .venv with the harness and its test tools.
 # Safe to run again: it installs only what is missing.
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for tool in prometheus promtool caddy haproxy stress-ng chromium; do
+for tool in prometheus promtool prometheus-alertmanager caddy haproxy stress-ng chromium; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
 python=""

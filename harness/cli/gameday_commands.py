@@ -20,6 +20,7 @@ from harness.spec.gameday import load_gameday
 from harness.spec.loader import BUNDLED_ROOT, LoadedExperiment
 
 DEMO_GAMEDAY = BUNDLED_ROOT / "gamedays" / "demo.yaml"
+REMEDIATION_GAMEDAY = BUNDLED_ROOT / "gamedays" / "remediation.yaml"
 
 
 def gameday(path: Path, output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
@@ -67,11 +68,13 @@ def _folder_of(result: GameDayResult, output: Path) -> Path:
     return output.resolve() / result.gameday_id
 
 
-def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False) -> int:
-    """The bundled game day (gamedays/demo.yaml): one experiment that should pass, one that should fail."""
-    if not DEMO_GAMEDAY.is_file():
-        raise SpecError([f"{DEMO_GAMEDAY}: the bundled demo game day is missing (run from a checkout of the project)"])
-    code = gameday(DEMO_GAMEDAY, output, stop_file, quiet, verbose)
+def demo(output: Path, stop_file: Path | None, quiet: bool, verbose: bool = False, remediation: bool = False) -> int:
+    """The bundled game day (gamedays/demo.yaml), or with `remediation` the remediation pair
+    (gamedays/remediation.yaml): each experiment should end with its designed verdict."""
+    day = REMEDIATION_GAMEDAY if remediation else DEMO_GAMEDAY
+    if not day.is_file():
+        raise SpecError([f"{day}: the bundled demo game day is missing (run from a checkout of the project)"])
+    code = gameday(day, output, stop_file, quiet, verbose)
     return 0 if code == 0 else 1  # as it always was: 0 when both experiments met their design
 
 

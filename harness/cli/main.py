@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _run_options(run)
     demo = sub.add_parser("demo", help="run the bundled demo game day (gamedays/demo.yaml) on the local platform")
+    demo.add_argument("--remediation", action="store_true",
+                      help="the remediation pair instead (gamedays/remediation.yaml): a page that starts a runbook, "
+                           "and its broken twin")
     _run_options(demo)
     gameday = sub.add_parser("gameday", help="run a game day: experiments in order, cooldowns, budget gate, reports")
     gameday.add_argument("file", type=Path, metavar="FILE", help="a kind: GameDay file")
@@ -64,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--history", type=Path, default=Path("runs"), metavar="DIR",
                          help="the folder of run folders (default: runs)")
     history.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="the newest N runs (default 20)")
+    rules = sub.add_parser("rules", help="burn-rate recording and alerting rules, with promtool tests, from SLOs")
+    rules.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="experiments, SLO files or folders")
+    rules.add_argument("--windows", choices=("experiment", "production"), default="production",
+                       help="production: the SRE workbook's windows; experiment: the same divided by 60")
+    rules.add_argument("--output", type=Path, default=Path("rules"), metavar="DIR", help="default: rules/")
+    rules.add_argument("--no-check", action="store_true", help="do not run promtool on what was written")
+    runbook = sub.add_parser("runbook", help="runbooks: `harness runbook run FILE` runs one by hand")
+    runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
+    runbook_run = runbook_sub.add_parser("run", help="run a runbook's steps in order; the first failure stops it")
+    runbook_run.add_argument("file", type=Path, metavar="FILE")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -142,7 +155,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         return commands.run(args.files[0], args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "demo":
-        return gameday_commands.demo(args.output, args.stop_file, args.quiet, args.verbose)
+        return gameday_commands.demo(args.output, args.stop_file, args.quiet, args.verbose, args.remediation)
     if args.command == "gameday":
         return gameday_commands.gameday(args.file, args.output, args.stop_file, args.quiet, args.verbose)
     if args.command == "gate":
@@ -155,6 +168,14 @@ def _dispatch(args: argparse.Namespace) -> int:
                                     args.junit_flavour)
     if args.command == "history":
         return gate_commands.history(args.experiment, args.history, args.limit)
+    if args.command == "rules":
+        from harness.cli import rules_commands
+
+        return rules_commands.rules(args.paths, args.windows, args.output, not args.no_check)
+    if args.command == "runbook":
+        from harness.cli import runbook_commands
+
+        return runbook_commands.run(args.file)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)

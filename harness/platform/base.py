@@ -60,6 +60,9 @@ class Platform(Protocol):
 
     def fault_proxy_url(self) -> str | None: ...
 
+    def runbook_variables(self) -> dict[str, str]: ...
+    """What a runbook may use to act on this platform (`SUPERVISOR_URL`, ...), beside the environment."""
+
 
 def matches(labels: Mapping[str, str], selector: Mapping[str, str] | None) -> bool:
     return selector is None or all(labels.get(key) == value for key, value in selector.items())
@@ -73,6 +76,9 @@ class ReplicaSet:
 
     def targets(self, selector: Mapping[str, str] | None) -> Sequence[ReplicaView]:
         return [replica for replica in self.replicas() if matches(replica.labels, selector)]
+
+    def runbook_variables(self) -> dict[str, str]:
+        return {}
 
     def readiness(self) -> Readiness | None:
         replicas = self.replicas()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.platform.base import Platform
 from harness.platform.external import ExternalPlatform
 from harness.platform.kubernetes.platform import KubernetesPlatform
+from harness.platform.local.alertmanager import WebhookTarget
 from harness.platform.local.platform import LocalPlatform
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import KubernetesTarget
 
 
-def open_platform(loaded: LoadedExperiment, run_dir: Path) -> Platform:
+def open_platform(loaded: LoadedExperiment, run_dir: Path, extra_rules: Sequence[Path] = (),
+                  webhook: WebhookTarget | None = None) -> Platform:
     """Start (local), describe (external) or connect to (kubernetes) the target. The caller must `close()`
     it on every path."""
     experiment = loaded.experiment
@@ -20,7 +23,8 @@ def open_platform(loaded: LoadedExperiment, run_dir: Path) -> Platform:
     host = experiment.load.host or loaded.load.profile.host
     if platform == "local":
         local = experiment.target.local_or_default
-        running = LocalPlatform(run_dir, local.replicas, local.restart_delay, loaded.alert_rules)
+        running = LocalPlatform(run_dir, local.replicas, local.restart_delay, (*loaded.alert_rules, *extra_rules),
+                                webhook, local.auto_restart)
         running.start()
         if experiment.load.host:
             running.load_host = experiment.load.host

@@ -44,7 +44,8 @@ class ScrapeTarget:
 
 
 def build_config(
-    targets: Sequence[ScrapeTarget], scrape_interval_s: float, rule_files: Sequence[Path]
+    targets: Sequence[ScrapeTarget], scrape_interval_s: float, rule_files: Sequence[Path],
+    alertmanagers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The configuration as a dict (JSON is valid YAML, so it is written as JSON)."""
     interval = window_literal(scrape_interval_s)
@@ -57,11 +58,14 @@ def build_config(
             raise ValueError(f"targets of job {target.job!r} disagree on honor_labels")
         labels = {**target.labels, "__metrics_path__": target.metrics_path}
         job["static_configs"].append({"targets": [target.address], "labels": labels})
-    return {
+    config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
         "rule_files": [str(Path(p).resolve()) for p in rule_files],
         "scrape_configs": list(jobs.values()),
     }
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+    return config
 
 
 class PrometheusServer:
@@ -74,6 +78,7 @@ class PrometheusServer:
         rule_files: Sequence[Path] = (),
         storage_path: Path | None = None,
         retention: str = "1h",
+        alertmanagers: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
         self.targets = tuple(targets)
@@ -83,6 +88,7 @@ class PrometheusServer:
             Path(storage_path) if storage_path is not None else self.workdir / "prometheus-data"
         )
         self.retention = retention
+        self.alertmanagers = tuple(alertmanagers)
         self.config_path = self.workdir / "prometheus.yml"
         self.log_path = self.workdir / "prometheus.log"
         self.started_at = 0.0
@@ -103,7 +109,7 @@ class PrometheusServer:
         """Start on a free port and wait for /-/ready; PlatformError with the log tail otherwise."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_path.mkdir(parents=True, exist_ok=True)
-        config = build_config(self.targets, self.scrape_interval_s, self.rule_files)
+        config = build_config(self.targets, self.scrape_interval_s, self.rule_files, self.alertmanagers)
         self.config_path.write_text(json.dumps(config, indent=2))
         deadline = time.monotonic() + timeout_s
         try:
@@ -138,6 +144,10 @@ class PrometheusServer:
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
         ]
+        if self.alertmanagers:
+            # Prometheus re-sends firing alerts only every minute by default, and the first send can come
+            # before it has discovered the Alertmanager (a 5 s ticker): resend every second instead.
+            argv.append("--rules.alert.resend-delay=1s")
         self._proc = procs.spawn(argv, log_path=self.log_path, cwd=self.workdir)
 
     def _wait_ready(self, deadline: float) -> bool:

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from harness.reports import remediation_text
 from harness.reports.figures import num as _num
 from harness.reports.figures import pct as _pct
 from harness.result.model import ExpectationResult, FaultResult, RunResult, SloResult
@@ -80,6 +81,9 @@ def summary(result: RunResult, out: TextIO = sys.stdout, colour: bool | None = N
     _slos(result.slos, out, colour)
     _faults(result.faults, out)
     _expectations(result.expectations, out, colour)
+    for chain in result.remediation:
+        out.write(f"  {remediation_text.heading(chain)}\n    {remediation_text.numbers(chain)}\n"
+                  f"    {remediation_text.moments_line(chain)}\n")
     load = result.load
     if load.requests is not None:
         requested = load.requested_rps

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from harness.history.compare import Comparison
+from harness.reports import remediation_text
 from harness.reports.checks import Entry
 from harness.reports.figures import figure_value, num, pct
 from harness.reports.svg import Band, Level, Line, Mark, TimePlot, legend
@@ -96,7 +97,7 @@ def _run_section(index: int, entry: Entry, series: SeriesByRun) -> str:
               _comparison(entry.comparison)]
     parts.append(_plots(result, captured) if captured is not None
                  else f'<p class="note">No plots: {escape(why_not or "no series")}.</p>')
-    parts += [_timeline(result, captured), _notes(result, captured), "</section>"]
+    parts += [_remediation(result), _timeline(result, captured), _notes(result, captured), "</section>"]
     return "\n".join(p for p in parts if p)
 
 
@@ -263,6 +264,17 @@ def _timeline(result: RunResult, series: RunSeries | None) -> str:
                    for e in result.events)
     return (f'<h3>Timeline</h3><table class="timeline"><thead><tr><th>t</th><th>time</th><th>event</th>'
             f"<th>what</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _remediation(result: RunResult) -> str:
+    parts = []
+    for chain in result.remediation:
+        rows = "".join(f"<tr><td>{offset:+.1f}s</td><td>{escape(what)}</td></tr>"
+                       for offset, what in remediation_text.moments(chain))
+        parts.append(f"<h3>{escape(remediation_text.heading(chain))}</h3><p>{escape(remediation_text.numbers(chain))}"
+                     f'</p><table class="remediation"><thead><tr><th>after the first fault</th><th>what</th></tr>'
+                     f"</thead><tbody>{rows}</tbody></table>")
+    return "".join(parts)
 
 
 def _notes(result: RunResult, series: RunSeries | None) -> str:

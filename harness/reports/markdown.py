@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from harness.history.compare import Comparison
+from harness.reports import remediation_text
 from harness.reports.checks import Check, Entry
 from harness.reports.figures import figure_value, num, pct
 from harness.result.model import RunResult
@@ -60,6 +61,9 @@ def _details(entry: Entry) -> str:
     if entry.comparison is not None:
         lines += _comparison(entry.comparison)
     if result is not None:
+        for chain in result.remediation:
+            lines += ["", f"**{_cell(remediation_text.heading(chain))}:** {remediation_text.numbers(chain)}.", "",
+                      remediation_text.moments_line(chain)]
         lines += _problems(result)
     lines += ["", "</details>", ""]
     return "\n".join(lines)

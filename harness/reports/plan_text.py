@@ -10,6 +10,7 @@ from harness.judge.slo import budget_ratio, z_for
 from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
 from harness.plan import START_AND_JUDGE_S, Plan, build_plan, judged_window, window_queries
+from harness.spec.alerting import alerting_slos
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.gameday import GameDay, LoadedGameDay
 from harness.spec.loader import LoadedExperiment
@@ -17,6 +18,7 @@ from harness.spec.models import (
     ClientSLI,
     ExpectAlert,
     ExpectRecovers,
+    ExpectRemediated,
     ExpectReplicasReady,
     Hypothesis,
     KubernetesTarget,
@@ -186,9 +188,24 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
         abort = experiment.abort
         lines += ["", f"abort: burn rate > {abort.max_burn_rate:g} over {format_duration(abort.window)}, checked "
                   f"every {format_duration(abort.check_every)} while faults are active, {abort.consecutive} in a row"]
+    lines += _alerting(loaded)
     lines += [f"expect {_expectation(item)}" for item in experiment.expect]
     lines += ["", "nothing was started or changed"]
     return "\n".join(lines)
+
+
+def _alerting(loaded: LoadedExperiment) -> list[str]:
+    experiment = loaded.experiment
+    lines = []
+    if experiment.alerting is not None:
+        slos = ", ".join(alerting_slos(experiment))
+        lines.append(f"alerting: burn-rate rules ({experiment.alerting.windows} windows) for {slos}, loaded into "
+                     "Prometheus; alerts go through Alertmanager to the harness's webhook")
+    for item in experiment.remediation:
+        runbook = loaded.runbooks.get(item.runbook)
+        steps = ", ".join(f"{s.name} ({s.kind})" for s in runbook.runbook.steps) if runbook else "?"
+        lines.append(f"remediation: when {item.on_alert} fires, run {item.runbook}: {steps}")
+    return ["", *lines] if lines else []
 
 
 def _client_lines(client: ClientSLI) -> list[str]:
@@ -208,13 +225,16 @@ def _limits(hypothesis: Hypothesis) -> list[str]:
     return [f"    limits: {'; '.join(limits)}"] if limits else []
 
 
-def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
+def _expectation(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady | ExpectRemediated) -> str:
     within = format_duration(item.within)
     if isinstance(item, ExpectRecovers):
         return (f"recovers {item.recovers} within {within} (trailing window {format_duration(item.window)}), "
                 "counted from the end of the last fault")
     if isinstance(item, ExpectAlert):
         return f"alert {item.alert} firing within {within}, counted from the first fault's start"
+    if isinstance(item, ExpectRemediated):
+        return (f"remediated {item.remediated} within {within}: its runbook ran to the end and the SLO is back "
+                f"(trailing window {format_duration(item.window)}), counted from the alert")
     return f"replicas_ready {item.replicas_ready} replicas within {within}, counted from each pod-kill"
 
 

@@ -158,7 +158,10 @@ class ScrapeInterval(ResultPart):
 
 
 EventKind = Literal["phase-started", "phase-ended", "fault-injected", "fault-failed", "fault-reverted",
-                    "revert-failed", "abort-breach", "halted", "run-ended"]
+                    "revert-failed", "abort-breach", "halted", "run-ended",
+                    # the remediation chain
+                    "slo-breached", "alert-pending", "alert-firing", "webhook-received", "runbook-started",
+                    "runbook-step", "runbook-ended", "slo-recovered", "alertmanager-active"]
 
 
 class TimelineEvent(ResultPart):
@@ -168,6 +171,62 @@ class TimelineEvent(ResultPart):
     kind: EventKind
     name: str = ""
     detail: str = ""
+
+
+class RunbookStepResult(ResultPart):
+    name: str
+    kind: str
+    started: float
+    ended: float
+    result: str
+    """ok, failed, timed out or cancelled."""
+    detail: str = ""
+
+
+class RunbookResult(ResultPart):
+    runbook: str
+    trigger: str
+    started: float
+    ended: float
+    ok: bool
+    reason: str = ""
+    steps: tuple[RunbookStepResult, ...] = ()
+
+
+class RemediationResult(ResultPart):
+    """One remediation chain with real timestamps (unix seconds) and the times between them."""
+
+    slo: str
+    alert: str
+    runbook: str | None = None
+    first_fault: float | None = None
+    first_breach: float | None = None
+    alert_pending: float | None = None
+    alert_firing: float | None = None
+    webhook_received: float | None = None
+    alertmanager_seen: float | None = None
+    """Platform external: when the user's Alertmanager first showed the alert active (polled every second)."""
+    recovered: float | None = None
+    time_to_detect_s: float | None = None
+    """Alert firing - first fault start."""
+    time_to_mitigate_s: float | None = None
+    """Runbook finished (all steps ok) - alert firing."""
+    time_to_recover_s: float | None = None
+    """SLO back at its objective for good - alert firing."""
+    budget_consumed: float | None = None
+    """Of the SLO's period budget, from the first fault until the recovery (or the run's end)."""
+    runbook_run: RunbookResult | None = None
+    notes: tuple[str, ...] = ()
+
+
+class AlertingResult(ResultPart):
+    rule_files: tuple[str, ...] = ()
+    notifications: int = 0
+    """Webhook calls accepted from Alertmanager."""
+    rejected_requests: int = 0
+    """Webhook calls refused for want of the run's token."""
+    ignored_alerts: tuple[str, ...] = ()
+    """Firing alerts with no remediation entry: recorded, nothing run."""
 
 
 class SourceRef(ResultPart):
@@ -207,6 +266,8 @@ class RunResult(ResultPart):
     warnings: tuple[str, ...] = ()
     scrape_interval: ScrapeInterval = Field(default_factory=ScrapeInterval)
     events: tuple[TimelineEvent, ...] = ()
+    alerting: AlertingResult | None = None
+    remediation: tuple[RemediationResult, ...] = ()
     source: SourceRef | None = None
 
     def slo(self, name: str) -> SloResult:

@@ -13,8 +13,9 @@ from harness.prom.client import PromClient
 from harness.run.cluster_checks import READINESS_EVERY_S
 from harness.run.faultrunner import FaultRunner
 from harness.run.record import ExpectationResult, RunRecord
+from harness.run.remediation_proof import remediated
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectReplicasReady, InlineSLO
+from harness.spec.models import ExpectAlert, ExpectRecovers, ExpectRemediated, ExpectReplicasReady, InlineSLO
 
 
 def _points(client: PromClient, query: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
@@ -166,10 +167,13 @@ def resolve_expectations(client: PromClient, loaded: LoadedExperiment, plan: Pla
             results.append(safe(lambda i=item, r=samples, e=every: replicas_ready(client, i, kills, run_end, e,
                                                                                    samples=r),
                                        "replicas_ready", str(item.replicas_ready), item.within))
+        elif isinstance(item, ExpectRemediated):
+            results.append(remediated(item, state.chain, step))
     return results
 
 
-def _kind(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady) -> str:
-    return {ExpectRecovers: "recovers", ExpectAlert: "alert", ExpectReplicasReady: "replicas_ready"}[type(item)]
+def _kind(item: ExpectRecovers | ExpectAlert | ExpectReplicasReady | ExpectRemediated) -> str:
+    return {ExpectRecovers: "recovers", ExpectAlert: "alert", ExpectReplicasReady: "replicas_ready",
+            ExpectRemediated: "remediated"}[type(item)]
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import Verdict
+from harness.run.chain_times import ChainTimes
 from harness.run.faultrunner import FaultRecord
+from harness.run.remediation import RemediationState
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class RunRecord:
     prometheus_url: str | None = None
     scrape_interval_s: float | None = None
     interval_source: str = ""
+    remediation: RemediationState | None = None
+    """The alert → webhook → runbook chain, when the experiment has alerting or remediation."""
+    chain: list[ChainTimes] = field(default_factory=list)
+    """Its moments and numbers, measured after the run (see run.remediation_proof)."""
     source: dict[str, Any] = field(default_factory=dict)
     """The experiment file, its fingerprint and the line of each check (see LoadedExperiment.check_lines)."""
     readiness: list[tuple[float, int]] = field(default_factory=list)

@@ -9,6 +9,7 @@ from typing import Any
 from harness.judge.slo import PhaseJudgement, SloJudgement
 from harness.result.files import write_run_result
 from harness.result.model import RunResult, TimelineEvent
+from harness.run.chain_result import chain_events, chain_fields
 from harness.run.faultrunner import FaultRecord
 from harness.run.record import ExpectationResult, RunRecord
 
@@ -93,6 +94,7 @@ def run_result(state: RunRecord) -> RunResult:
         "warnings": state.warnings,
         "scrape_interval": {"seconds": state.scrape_interval_s, "source": state.interval_source},
         "events": [event.model_dump() for event in timeline(state)],
+        **chain_fields(state),
         **({"source": state.source} if state.source else {}),
     })
 
@@ -121,6 +123,7 @@ def timeline(state: RunRecord) -> list[TimelineEvent]:
         if check.get("breach"):
             events.append(TimelineEvent(time=float(check["time"]), kind="abort-breach", name=str(check.get("slo")),
                                         detail=f"burn rate {check.get('burn_rate')}"))
+    events += chain_events(state)
     if state.ended is not None:
         if state.halted:
             events.append(TimelineEvent(time=state.ended, kind="halted", detail=state.halted))

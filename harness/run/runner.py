@@ -24,6 +24,7 @@ from harness.errors import (
     PlatformError,
     Refused,
     SpecError,
+    UnsupportedError,
 )
 from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
@@ -52,6 +53,8 @@ from harness.run.loadconfig import load_config
 from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
+from harness.run.remediation import RemediationChain
+from harness.run.remediation_proof import chain_targets, measure_chain
 from harness.run.result_build import write_result
 from harness.run.series_capture import capture_series
 from harness.run.timeline import Checkpoint, Ticker, run_timeline
@@ -93,6 +96,10 @@ def run_experiment(loaded: LoadedExperiment, options: RunOptions) -> RunRecord:
     """Run one experiment and return its recorded state (result.json is already written)."""
     plan = build_plan(loaded)
     _refuse_unrunnable(loaded)
+    if loaded.experiment.target.platform != "local" and loaded.experiment.remediation:
+        raise UnsupportedError("`remediation` runs on platform local only for now (its Alertmanager calls the "
+                               "harness's webhook); on an external platform, observe the alerts with `expect: alert` "
+                               "(nothing was started)")
     if options.stop_file is not None and options.stop_file.exists():
         raise SpecError([f"--stop-file {options.stop_file} already exists: remove it first, or the run would halt "
                          "at once (nothing was started)"])
@@ -144,7 +151,7 @@ def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
     """A valid file can still ask for something this run cannot do: say so before starting anything."""
     experiment = loaded.experiment
     alerts = [e for e in experiment.expect if isinstance(e, ExpectAlert)]
-    if experiment.target.platform == "local" and alerts and not loaded.alert_rules:
+    if experiment.target.platform == "local" and alerts and not loaded.alert_rules and experiment.alerting is None:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
                          "alerting rules, so no alert can fire; name your rules file in target.local.alert_rules "
                          "(nothing was started)"])
@@ -169,12 +176,19 @@ def _fault_context(slot: FaultSlot, loaded: LoadedExperiment, platform_ref: list
 def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: FaultRunner,
              platform_ref: list[Platform], cleanup: ExitStack, options: RunOptions) -> None:
     interrupts = options.interrupts
+    chain = RemediationChain(loaded, state.run_dir)
+    state.remediation = chain.state
+    cleanup.callback(_shielded, interrupts, chain.finish)  # also when the platform never starts
+    chain.prepare()
     log.info("starting platform %s", loaded.experiment.target.platform)
-    platform = refusing_by_policy(loaded, lambda: open_platform(loaded, state.run_dir))
+    platform = refusing_by_policy(loaded, lambda: open_platform(loaded, state.run_dir, chain.state.rule_files,
+                                                                chain.webhook))
     cleanup.callback(_shielded, interrupts, platform.close)
+    cleanup.callback(_shielded, interrupts, chain.finish)  # runbooks end before the platform they act on
     platform_ref.append(platform)
     check_faults_before_start(loaded, plan, faults.context)
     state.prometheus_url = platform.prometheus_url
+    chain.platform_ready(platform.runbook_variables(), platform.prometheus_url)
     client = _client(loaded, platform)
     client.check_reachable()
     log.info("Prometheus at %s; checking every query before anything is injected", client.url)
@@ -200,6 +214,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         _cut_short(state.phases, options.clock())
     with interrupts.shield():
         faults.revert_all()
+        chain.finish()  # a runbook still running when the run ends is cancelled: it did not finish in time
     plan = current[0]
     _wait_unless_halted(lambda: _finish_last_second(state, options), state)
     with interrupts.shield():
@@ -215,6 +230,7 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
         if sampler is not None:
             state.readiness = sampler.stop()
+        state.chain = measure_chain(client, loaded, plan, state) if chain_targets(loaded) else []
         state.expectations = resolve_expectations(client, loaded, plan, state, faults)
         _capture_series(client, loaded, plan, state, load)
 
@@ -283,6 +299,9 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
 def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
              state: RunRecord, options: RunOptions) -> list[Ticker]:
     tickers = []
+    watch = state.remediation.alertmanager_watch if state.remediation is not None else None
+    if watch is not None:
+        tickers.append(Ticker(1.0, watch.tick))
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
         tickers.append(Ticker(options.progress_every_s, progress.tick))
@@ -387,8 +406,14 @@ def _conclude(state: RunRecord) -> None:
             state.problems.append(f"fault {record.name} {what}: {record.check.observed}")
     overall = "ABORTED" if state.halted is not None else combine(verdicts)
     state.verdict = overall
-    state.reason = state.halted or _reason(state.slos, overall) or state.reason
+    state.reason = state.halted or _remediation_reason(state, overall) or _reason(state.slos, overall) or state.reason
     state.exit_code = EXIT_CODES[overall]
+
+
+def _remediation_reason(state: RunRecord, verdict: str) -> str:
+    """A remediation that failed is the cause; the SLO that then stays down is its consequence."""
+    failed = [e for e in state.expectations if e.kind == "remediated" and e.verdict == verdict]
+    return "; ".join(f"remediation of {e.target}: {e.reason}" for e in failed)
 
 
 def _reason(slos: list[SloJudgement], verdict: str) -> str:

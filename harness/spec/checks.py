@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.spec.alerting import check_alerting
 from harness.spec.faults import CLUSTER_FAULTS, HttpError, PodKill, faults_on
 from harness.spec.models import (
     ExpectAlert,
@@ -37,7 +38,8 @@ def check_experiment(
     for loc, message in (*_check_names(experiment, slos), *_check_references(experiment, slos),
                          *_check_platform(experiment, alert_rules), *_check_faults(experiment),
                          *_check_load(experiment, profile), *_check_guard(experiment),
-                         *_check_client_slis(experiment, slos, profile)):
+                         *_check_client_slis(experiment, slos, profile),
+                         *check_alerting(experiment, slos, alert_rules)):
         found.append(problem(loc, message))
     return found
 
@@ -105,9 +107,10 @@ def _check_platform(experiment: Experiment, alert_rules: Sequence[Path]) -> Iter
                        f"expects {expectation.replicas_ready} ready replicas but the target has {replicas}")
             # With a `prometheus` block the user names where their alerting rules live (the spec's
             # own example does this), so only a file with neither is certainly wrong.
-            if isinstance(expectation, ExpectAlert) and not alert_rules and experiment.prometheus is None:
+            if isinstance(expectation, ExpectAlert) and not alert_rules and experiment.prometheus is None \
+                    and experiment.alerting is None:
                 yield (("expect", index, "alert"), "the local Prometheus has no alerting rules: "
-                       "name your rules file in target.local.alert_rules")
+                       "add an `alerting` block to generate them, or name your rules file in target.local.alert_rules")
     for index, expectation in enumerate(experiment.expect):
         if isinstance(expectation, ExpectReplicasReady) and platform == "external":
             yield ("expect", index), "replicas_ready needs platform local or kubernetes"

@@ -187,12 +187,12 @@ class ChaosToolkit(FaultBase):
         return self.rollback is not None
 
     def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        yield from _activity_problems("action", self.action)
+        yield from activity_problems("action", self.action)
         if self.rollback is not None:
-            yield from _activity_problems("rollback", self.rollback)
+            yield from activity_problems("rollback", self.rollback)
 
 
-def _activity_problems(key: str, activity: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def activity_problems(key: str, activity: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     from chaoslib.activity import ensure_activity_is_valid  # Chaos Toolkit is only needed for this type
     from chaoslib.exceptions import InvalidActivity
 

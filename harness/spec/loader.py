@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,10 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import SpecError
 from harness.spec.checks import check_experiment
+from harness.spec.faults import activity_problems
 from harness.spec.models import Experiment, ImportSLO, InlineSLO
 from harness.spec.profile import LoadProfile
+from harness.spec.runbook import Runbook
 from harness.spec.slo_files import import_slos
 from harness.spec.source import (
     Document,
@@ -60,6 +63,8 @@ class LoadedExperiment:
     alert_rules: tuple[Path, ...] = ()
     lines: Mapping[Loc, int] = field(default_factory=dict)
     """The line of each field in the experiment file (what reports and CI annotations point at)."""
+    runbooks: Mapping[str, LoadedRunbook] = field(default_factory=dict)
+    """Each remediation's runbook, by the path written in the experiment."""
 
     @property
     def name(self) -> str:
@@ -261,6 +266,58 @@ def load_experiment(path: Path, environ: Mapping[str, str] | None = None) -> Loa
     rules = tuple((path.parent / rule).resolve() for rule in experiment.target.local_or_default.alert_rules)
     checked = check_experiment(doc, experiment, tuple(slos), rules, loaded_profile)
     problems.extend(_rendered(checked, references))
+    runbooks: dict[str, LoadedRunbook] = {}
+    for index, remediation in enumerate(experiment.remediation):
+        try:
+            runbooks[remediation.runbook] = load_runbook((path.parent / remediation.runbook).resolve(), environ,
+                                                         platform_variables(experiment.target.platform))
+        except SpecError as err:
+            at: Loc = ("remediation", index, "runbook")
+            heading = Problem(path, at, f"runbook {remediation.runbook}:", doc.line_of(at))
+            problems.extend(_rendered([heading], references))
+            problems.extend(f"  {p}" for p in err.problems)
     if problems or loaded_profile is None:
         raise SpecError(problems)
-    return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules, doc.lines)
+    return LoadedExperiment(path.resolve(), experiment, tuple(slos), sources, loaded_profile, rules, doc.lines,
+                            runbooks)
+
+
+PLATFORM_VARIABLES = {
+    "local": ("SUPERVISOR_URL", "EDGE_ADMIN_URL", "PROMETHEUS_URL", "ALERTMANAGER_URL"),
+    "external": ("PROMETHEUS_URL",),
+    "kubernetes": ("PROMETHEUS_URL",),
+}
+"""The variables a platform offers to the runbooks it runs, beside the environment's."""
+
+
+def platform_variables(platform: str) -> tuple[str, ...]:
+    return PLATFORM_VARIABLES.get(platform, ())
+
+
+@dataclass(frozen=True)
+class LoadedRunbook:
+    path: Path
+    runbook: Runbook
+
+
+def load_runbook(path: Path, environ: Mapping[str, str] | None = None,
+                 offered: tuple[str, ...] = ()) -> LoadedRunbook:
+    """Read and validate a runbook. Variables in `offered` are filled in only when it runs (their
+    values come from the platform), so here they count as set."""
+    if not path.is_file():
+        raise SpecError([f"{path}: no such runbook file (paths are relative to the experiment)"])
+    doc = read(path)
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    if kind != "Runbook":
+        raise SpecError([Problem(path, ("kind",), f"expected kind Runbook, got {kind!r}",
+                                 doc.line_of(("kind",))).render()])
+    env = dict(os.environ if environ is None else environ)
+    env.update({name: f"http://127.0.0.1:9/{name}" for name in offered if name not in env})
+    runbook = parse_model(doc, Runbook, env)
+    problems = [Problem(path, ("steps", index, "chaostoolkit", "activity"), message,
+                        doc.line_of(("steps", index, "chaostoolkit"))).render()
+                for index, step in enumerate(runbook.steps) if step.chaostoolkit is not None
+                for _, message in activity_problems("activity", step.chaostoolkit.activity)]
+    if problems:
+        raise SpecError(problems)
+    return LoadedRunbook(path, runbook)

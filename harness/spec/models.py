@@ -29,6 +29,8 @@ class LocalTarget(Model):
     replicas: int = Field(default=3, ge=1, le=10)
     restart_delay: Duration = 1.0
     """How long the supervisor waits before restarting a killed replica (its start-up delay)."""
+    auto_restart: bool = True
+    """False: a dead replica stays down until something (a runbook) asks the supervisor's API."""
     alert_rules: tuple[str, ...] = ()
     """Prometheus alerting rule files loaded into the private Prometheus (paths relative to the file)."""
 
@@ -278,6 +280,15 @@ class ExpectAlert(Model):
     within: PositiveDuration
 
 
+class ExpectRemediated(Model):
+    remediated: str
+    """An SLO some `remediation` entry acts for: its runbook ran to the end and the SLO is back."""
+    within: PositiveDuration
+    """Counted from the alert that started the runbook: the time to recover."""
+    window: PositiveDuration = 10.0
+    """The trailing window over which the good ratio must be back at the objective."""
+
+
 class ExpectReplicasReady(Model):
     replicas_ready: int = Field(ge=0)
     within: PositiveDuration
@@ -285,7 +296,7 @@ class ExpectReplicasReady(Model):
 
 def _expect_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for kind in ("recovers", "alert", "replicas_ready"):
+        for kind in ("recovers", "alert", "replicas_ready", "remediated"):
             if kind in value:
                 return kind
     return "unknown"
@@ -294,13 +305,45 @@ def _expect_kind(value: Any) -> str:
 Expectation = Annotated[
     Annotated[ExpectRecovers, Tag("recovers")]
     | Annotated[ExpectAlert, Tag("alert")]
-    | Annotated[ExpectReplicasReady, Tag("replicas_ready")],
+    | Annotated[ExpectReplicasReady, Tag("replicas_ready")]
+    | Annotated[ExpectRemediated, Tag("remediated")],
     Discriminator(
         _expect_kind,
         custom_error_type="expectation_kind",
-        custom_error_message="expected one of 'recovers', 'alert' or 'replicas_ready' with 'within'",
+        custom_error_message="expected one of 'recovers', 'alert', 'replicas_ready' or 'remediated' with 'within'",
     ),
 ]
+
+
+class AlertmanagerRef(Model):
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+class Alerting(Model):
+    """Burn-rate alerts for the run: generated from the SLOs and loaded into the local Prometheus."""
+
+    slos: tuple[str, ...] | None = None
+    """The SLOs that get alerts; default: every SLO of the hypothesis."""
+    windows: Literal["production", "experiment"] = "experiment"
+    alertmanager: AlertmanagerRef | None = None
+    """Platform external: the user's Alertmanager, whose alerts are observed next to ALERTS."""
+
+
+class Remediation(Model):
+    on_alert: str
+    """An alert name: a generated one (`<slo>-page`, `<slo>-ticket`) or one of `alert_rules`."""
+    runbook: str
+    """A `kind: Runbook` file, relative to the experiment."""
+    slo: str | None = None
+    """The SLO this remediation restores; implied for a generated alert."""
 
 
 class EvidencePolicy(Model):
@@ -337,6 +380,8 @@ class Experiment(Model):
     """Each entry validated as the model its `type` names (the union is built by `set_fault_models`)."""
     hypothesis: tuple[Hypothesis, ...] = Field(min_length=1)
     abort: Abort | None = None
+    alerting: Alerting | None = None
+    remediation: tuple[Remediation, ...] = ()
     expect: tuple[Expectation, ...] = ()
     evidence: EvidencePolicy = Field(default_factory=EvidencePolicy)
 

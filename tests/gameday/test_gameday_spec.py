@@ -34,8 +34,9 @@ def _day(folder: Path, **overrides: object) -> Path:
 
 def test_the_bundled_demo_game_day_is_valid() -> None:
     loaded = load_gameday(ROOT / "gamedays" / "demo.yaml")
-    assert [e.name for e in loaded.experiments] == ["shop-survives-replica-kill", "checkout-latency-regression"]
-    assert [loaded.designed(i) for i in range(2)] == ["PASS", "FAIL"]
+    assert [e.name for e in loaded.experiments] == ["shop-survives-replica-kill", "checkout-latency-regression",
+                                                    "shop-outage-remediated"]
+    assert [loaded.designed(i) for i in range(3)] == ["PASS", "FAIL", "PASS"]
 
 
 def test_a_typo_in_one_referenced_experiment_names_that_file_and_field(capsys: pytest.CaptureFixture[str],
@@ -81,7 +82,7 @@ def test_a_budget_gate_over_local_experiments_is_refused_at_validation(tmp_path:
 def test_plan_shows_the_order_cooldowns_checks_and_expected_time(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "plan", str(ROOT / "gamedays" / "demo.yaml"))
     assert code == 0
-    assert out.startswith("game day demo (") and "2 experiments, expected about" in out
+    assert out.startswith("game day demo (") and "3 experiments, expected about" in out
     assert out.index("== 1. shop-survives-replica-kill: designed PASS ==") < out.index(
         "-- cooldown 5s") < out.index("== 2. checkout-latency-regression: designed FAIL ==")
     assert "budget gate: none" in out and "window: none" in out and "timeline (from the start of load):" in out

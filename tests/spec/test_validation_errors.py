@@ -102,14 +102,14 @@ EXPERIMENTS: dict[str, list[str]] = {
         "{file}:21 expect[0].replicas_ready: expects 3 ready replicas but the target has 2"
     ],
     "alert-without-rules": [
-        "{file}:18 expect[0].alert: the local Prometheus has no alerting rules: name your rules file in "
-        "target.local.alert_rules"
+        "{file}:18 expect[0].alert: the local Prometheus has no alerting rules: add an `alerting` block to "
+        "generate them, or name your rules file in target.local.alert_rules"
     ],
     "missing-rules-file": [
         "{file}:8 target.local.alert_rules[0]: rules file {data}/bad/rules/no-such-rules.yaml not found"
     ],
     "unknown-expectation": [
-        "{file}:18 expect[0]: expected one of 'recovers', 'alert' or 'replicas_ready' with 'within'"
+        "{file}:18 expect[0]: expected one of 'recovers', 'alert', 'replicas_ready' or 'remediated' with 'within'"
     ],
     "invalid-yaml": ["{file}:9: not valid YAML: expected <block end>, but found '<block mapping start>'"],
     "empty": ["{file}:1: expected a mapping of fields at the top level"],
@@ -188,7 +188,7 @@ PROFILES: dict[str, list[str]] = {
 CLI_EXPERIMENTS = {
     **EXPERIMENTS,
     "wrong-kind": [
-        "{file}:3 kind: unknown kind 'Experimnt': expected Experiment, LoadProfile or GameDay "
+        "{file}:3 kind: unknown kind 'Experimnt': expected Experiment, LoadProfile, GameDay or Runbook "
         "(or an OpenSLO / Sloth SLO file)"
     ],
     "empty": ["{file}: the file is empty"],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.errors import PlatformError
 from harness.platform.base import ReplicaSet, ReplicaView
+from harness.platform.local.alertmanager import WebhookTarget
 from harness.platform.local.edge import CADDY
 from harness.platform.local.stack import LocalStack
 from harness.procs import pid_alive
@@ -17,9 +18,10 @@ from harness.spec.faults import faults_on
 class LocalPlatform(ReplicaSet):
     name = "local"
 
-    def __init__(self, run_dir: Path, replicas: int, restart_delay_s: float, rule_files: Sequence[Path]) -> None:
+    def __init__(self, run_dir: Path, replicas: int, restart_delay_s: float, rule_files: Sequence[Path],
+                 webhook: WebhookTarget | None = None, auto_restart: bool = True) -> None:
         self._stack = LocalStack(run_dir, replicas=replicas, restart_delay_s=restart_delay_s,
-                                 rule_files=tuple(rule_files))
+                                 auto_restart=auto_restart, rule_files=tuple(rule_files), webhook=webhook)
         self.prometheus_url = ""
         self.load_host: str | None = None
 
@@ -44,6 +46,13 @@ class LocalPlatform(ReplicaSet):
         # the state file lags a kill by up to one supervisor tick: a dead PID is never "ready"
         return tuple(ReplicaView(f"shop-{r.index}", r.index, r.pid, dict(r.labels), r.ready and pid_alive(r.pid))
                      for r in self._stack.replicas())
+
+    def runbook_variables(self) -> dict[str, str]:
+        """The supervisor's restart API, the edge's (Caddy's) admin API, and the Alertmanager."""
+        found = {"SUPERVISOR_URL": self._stack.supervisor_url, "EDGE_ADMIN_URL": self._stack.edge_admin_url}
+        if self._stack.alertmanager_url is not None:
+            found["ALERTMANAGER_URL"] = self._stack.alertmanager_url
+        return found
 
     def fault_proxy_url(self) -> str | None:
         return str(self._stack.fault_proxy_url)

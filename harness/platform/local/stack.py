@@ -28,6 +28,7 @@ import requests
 import harness
 from harness import procs
 from harness.errors import PlatformError
+from harness.platform.local.alertmanager import AlertmanagerServer, WebhookTarget
 from harness.platform.local.edge import Edge, EdgeConfig, log_tail
 from harness.platform.local.faultproxy import FaultProxyClient
 from harness.prom.server import PrometheusServer, ScrapeTarget
@@ -56,12 +57,13 @@ class StackPorts:
     supervisor_metrics: int
     edge: int
     edge_admin: int
+    supervisor_api: int
 
 
 def pick_ports(replicas: int) -> StackPorts:
     """Distinct free loopback ports for every listener of the stack."""
     chosen: list[int] = []
-    while len(chosen) < 2 * replicas + 4:
+    while len(chosen) < 2 * replicas + 5:
         port = procs.free_port()
         if port not in chosen:
             chosen.append(port)
@@ -92,14 +94,20 @@ class LocalStack:
         *,
         replicas: int = 3,
         restart_delay_s: float = 1.0,
+        auto_restart: bool = True,
         rule_files: Sequence[Path] = (),
+        webhook: WebhookTarget | None = None,
     ) -> None:
         if replicas < 1:
             raise ValueError("a local stack needs at least one replica")
         self.run_dir = Path(run_dir)
         self.replica_count = replicas
         self.restart_delay_s = restart_delay_s
+        self.auto_restart = auto_restart
         self.rule_files = tuple(rule_files)
+        self.webhook = webhook
+        """With a webhook: a private Alertmanager that Prometheus sends its alerts to, routed there."""
+        self._alertmanager: AlertmanagerServer | None = None
         self.platform_dir = self.run_dir / "platform"
         self.state_file = self.platform_dir / "supervisor-state.json"
         self.ports: StackPorts | None = None
@@ -139,7 +147,9 @@ class LocalStack:
         self.platform_dir.mkdir(parents=True, exist_ok=True)
         self.ports = ports = pick_ports(self.replica_count)
         try:
-            # Prometheus first: its first scrape comes ~5 s after start, so the rest starts meanwhile.
+            # Prometheus first (after the Alertmanager it sends to): its first scrape comes ~5 s after
+            # start, so the rest starts meanwhile.
+            self._start_alertmanager(deadline)
             prometheus = self._start_prometheus(ports, deadline)
             self._start_supervisor(ports)
             self._start_fault_proxy(ports, deadline)
@@ -162,12 +172,32 @@ class LocalStack:
             ScrapeTarget("supervisor", f"127.0.0.1:{ports.supervisor_metrics}"),
             ScrapeTarget("faultproxy", f"127.0.0.1:{ports.control}"),
         ]
-        self._prometheus = server = PrometheusServer(self.platform_dir, targets, rule_files=self.rule_files)
+        alertmanagers = [self._alertmanager.address] if self._alertmanager is not None else []
+        self._prometheus = server = PrometheusServer(self.platform_dir, targets, rule_files=self.rule_files,
+                                                     alertmanagers=alertmanagers)
         try:
             server.start(timeout_s=max(1.0, deadline - time.monotonic()))
         except PlatformError as err:
             raise PlatformError(f"prometheus failed to start: {err}") from err
         return server
+
+    def _start_alertmanager(self, deadline: float) -> None:
+        if self.webhook is None:
+            return
+        self._alertmanager = AlertmanagerServer(self.platform_dir, self.webhook)
+        self._alertmanager.start(timeout_s=max(1.0, deadline - time.monotonic()))
+
+    @property
+    def edge_admin_url(self) -> str:
+        return f"http://127.0.0.1:{self._started_ports().edge_admin}"
+
+    @property
+    def supervisor_url(self) -> str:
+        return f"http://127.0.0.1:{self._started_ports().supervisor_api}"
+
+    @property
+    def alertmanager_url(self) -> str | None:
+        return self._alertmanager.url if self._alertmanager is not None else None
 
     def _spawn(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         root = str(Path(harness.__file__).resolve().parent.parent)
@@ -184,7 +214,8 @@ class LocalStack:
                 sys.executable, "-m", "harness.platform.local.supervisor",
                 "--ports", ",".join(map(str, ports.replicas)), "--state-file", str(self.state_file),
                 "--metrics-port", str(ports.supervisor_metrics), "--restart-delay", str(self.restart_delay_s),
-                "--log-dir", str(self.platform_dir),
+                "--log-dir", str(self.platform_dir), "--api-port", str(ports.supervisor_api),
+                *([] if self.auto_restart else ["--no-auto-restart"]),
             ],
         )  # fmt: skip
 
@@ -245,7 +276,8 @@ class LocalStack:
         """PIDs of the processes the stack started (replicas are the supervisor's children)."""
         pids = {name: proc.pid for name, proc in self._procs.items()}
         for name, pid in (("caddy", self._edge.pid if self._edge else None),
-                          ("prometheus", self._prometheus.pid if self._prometheus else None)):  # fmt: skip
+                          ("prometheus", self._prometheus.pid if self._prometheus else None),
+                          ("alertmanager", self._alertmanager.pid if self._alertmanager else None)):  # fmt: skip
             if pid is not None:
                 pids[name] = pid
         return pids
@@ -260,6 +292,7 @@ class LocalStack:
             if name in self._procs
         ]
         steps.append(("prometheus", self._prometheus.stop if self._prometheus else _nothing))
+        steps.append(("alertmanager", self._alertmanager.stop if self._alertmanager else _nothing))
         for name, step in steps:
             try:
                 step()

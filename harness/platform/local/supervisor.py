@@ -1,7 +1,7 @@
 """The supervisor: keeps N shop replicas running on fixed ports, like a Deployment's controller.
 
 `python -m harness.platform.local.supervisor --ports 8001,8002,8003 --state-file S.json
- --metrics-port M [--restart-delay 1.0] [--log-dir DIR]`
+ --metrics-port M [--restart-delay 1.0] [--log-dir DIR] [--api-port A] [--no-auto-restart]`
 
 A replica that exits or is killed is started again on the same port after the restart delay (a
 pod's start-up time). The state file is rewritten atomically on every change: each replica's index,
@@ -9,6 +9,10 @@ port, pid, labels, restarts, started_at (unix time) and ready (its /healthz answ
 last start), plus `alive`. Metrics on 127.0.0.1:M: `shop_replicas_desired`, `shop_replicas_ready`
 (replicas whose last health probe answered) and `shop_replica_restarts_total{replica}`.
 SIGTERM or SIGINT stops every replica (SIGTERM, SIGKILL after 3 s) and exits.
+
+With `--no-auto-restart` a dead replica stays down until asked for: that is what a runbook does,
+through the API on 127.0.0.1:A (see `supervisor_api`): `GET /replicas`, and `POST /restart` with
+`{"all_missing": true}` or `{"replica": 1}`, which starts the missing replicas at once (no delay).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, start_http_server
 
 from harness import procs
+from harness.platform.local.supervisor_api import serve_api
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +72,18 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, ports: Sequence[int], state_file: Path, log_dir: Path, restart_delay_s: float) -> None:
+    def __init__(self, ports: Sequence[int], state_file: Path, log_dir: Path, restart_delay_s: float,
+                 auto_restart: bool = True) -> None:
         self.slots = [
             Slot(i, port, labels={"app": "shop", "replica": str(i)}) for i, port in enumerate(ports)
         ]
         self.state_file = state_file
         self.log_dir = log_dir
         self.restart_delay_s = restart_delay_s
+        self.auto_restart = auto_restart
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        """Held by the loop while it changes slots, and by the API while it asks for a restart."""
         self.registry = CollectorRegistry()
         self.desired = Gauge(
             "shop_replicas_desired", "Replicas the supervisor keeps running.", registry=self.registry
@@ -94,8 +103,9 @@ class Supervisor:
         while not self.stopping.is_set():
             changed = False
             now = time.monotonic()
-            for slot in self.slots:
-                changed |= self._reap(slot, now) | self._restart_due(slot, now) | self._probe(slot, now)
+            with self.lock:
+                for slot in self.slots:
+                    changed |= self._reap(slot, now) | self._restart_due(slot, now) | self._probe(slot, now)
             self.ready.set(sum(slot.healthy for slot in self.slots))
             if changed:
                 self._write_state()
@@ -125,8 +135,16 @@ class Supervisor:
             return False
         log.warning("replica %d (pid %d) exited with %s", slot.index, slot.pid, slot.proc.returncode)
         slot.proc, slot.ready, slot.healthy = None, False, False
-        slot.restart_at = now + self.restart_delay_s
+        slot.restart_at = now + self.restart_delay_s if self.auto_restart else float("inf")
         return True
+
+    def request_restart(self, which: int | None) -> list[int]:
+        """Start the missing replicas (or replica `which`) on the next tick; the indexes asked for."""
+        with self.lock:
+            chosen = [s for s in self.slots if s.proc is None and (which is None or s.index == which)]
+            for slot in chosen:
+                slot.restart_at = 0.0
+        return [s.index for s in chosen]
 
     def _restart_due(self, slot: Slot, now: float) -> bool:
         if slot.proc is not None or now < slot.restart_at:
@@ -209,11 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--log-dir", type=Path, default=None, help="replica logs (default: the state file's folder)"
     )
+    parser.add_argument("--api-port", type=int, default=None, help="serve the restart API on 127.0.0.1:PORT")
+    parser.add_argument("--no-auto-restart", action="store_true", help="dead replicas wait for the API")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
     ports = [int(p) for p in args.ports.split(",") if p.strip()]
     supervisor = Supervisor(
-        ports, args.state_file, args.log_dir or args.state_file.parent, args.restart_delay
+        ports, args.state_file, args.log_dir or args.state_file.parent, args.restart_delay,
+        auto_restart=not args.no_auto_restart,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -224,7 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     disable_created_metrics()  # type: ignore[no-untyped-call]
     start_http_server(args.metrics_port, addr="127.0.0.1", registry=supervisor.registry)
-    supervisor.run()
+    api = serve_api(supervisor, args.api_port) if args.api_port else None
+    try:
+        supervisor.run()
+    finally:
+        if api is not None:
+            api.shutdown()
     return 0
 
 
