@@ -3,16 +3,14 @@ WebAssembly build tests/test_workflows.py explains), and what actionlint cannot 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from harness.spec.gameday import load_gameday
-from tests.test_workflows import ACTIONLINT, ROOT
+from tests.test_workflows import ACTIONLINT, ROOT, require_actionlint
 
 WORKFLOW = ROOT / ".github" / "workflows" / "gameday.yml"
 
@@ -28,11 +26,7 @@ def _steps() -> list[dict[str, Any]]:
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess[str]:
-    if not ACTIONLINT.exists():
-        message = f"{ACTIONLINT.relative_to(ROOT)} is not installed: run bash scripts/setup-lint.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_actionlint()
     return subprocess.run([str(ACTIONLINT), str(path)], capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -213,13 +213,9 @@ def _compare_options(gate: argparse.ArgumentParser) -> None:
 def _compare_count(text: str) -> int:
     if text == "last-pass":
         return 1
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give last-pass or a number of runs, e.g. --compare 5") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: the number of runs to compare with must be at least 1")
-    return count
+    if not text.lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give last-pass or a number of runs, e.g. --compare 5")
+    return _positive_int(text)
 
 
 def _tolerance(text: str) -> float:

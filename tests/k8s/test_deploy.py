@@ -10,7 +10,6 @@ every call the harness made.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,12 @@ from harness.reports.plan_text import describe_plan
 from harness.spec.loader import load_experiment
 from tests.k8s.conftest import SimCluster
 from tests.k8s.replicas import FakeReplicas
+from tests.test_workflows import ACTIONLINT, require_actionlint
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"
 EXAMPLES = ROOT / "examples" / "kubernetes"
 WORKFLOW = ROOT / ".github" / "workflows" / "kind-gate.yml"
-ACTIONLINT = ROOT / ".venv" / "bin" / "actionlint-wasm"
 MANIFESTS = ("namespace.yaml", "shop.yaml", "rbac.yaml")
 
 
@@ -128,11 +127,7 @@ def test_the_workflow_deploys_the_manifests_and_gates_the_examples() -> None:
 
 
 def test_actionlint_finds_no_problem_in_the_kind_workflow(tmp_path: Path) -> None:
-    if not ACTIONLINT.exists():
-        message = f"{ACTIONLINT.relative_to(ROOT)} is not installed: run bash scripts/setup-lint.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_actionlint()
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("steps.gate.outputs.code", "steps.gat.outputs.code"))
     done = subprocess.run([str(ACTIONLINT), str(WORKFLOW), str(broken)], capture_output=True, text=True,
