@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
     runbook_run = runbook_sub.add_parser("run", help="run a runbook's steps in order; the first failure stops it")
     runbook_run.add_argument("file", type=Path, metavar="FILE")
+    worker = sub.add_parser("load-worker", help="a Locust worker on this machine for a run's load master elsewhere")
+    worker.add_argument("experiment", type=Path, metavar="EXPERIMENT", help="the run's experiment file (same files)")
+    worker.add_argument("--master", required=True, metavar="HOST:PORT", help="the run's load.master address")
     rollback = sub.add_parser("rollback", help="undo what a crashed run left behind")
     rollback.add_argument("run_dir", type=Path)
     return parser
@@ -176,6 +179,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.cli import runbook_commands
 
         return runbook_commands.run(args.file)
+    if args.command == "load-worker":
+        from harness.run.load_worker import load_worker
+
+        return load_worker(args.experiment, args.master)
     if args.command == "rollback":
         return commands.rollback(args.run_dir)
     raise AssertionError(args.command)

@@ -323,16 +323,18 @@ def client_counts(window: Mapping[str, float | int | None] | None) -> ClientCoun
 
     return ClientCounts(int(window["requests"] or 0), int(window["failures"] or 0),
                         float(window["achieved_rps"] or 0.0), optional("requested_rps"),
-                        optional("mean_response_s"), optional("mean_users"), optional("throughput_per_user"))
+                        optional("mean_response_s"), optional("mean_users"), optional("throughput_per_user"),
+                        tuple(str(w) for w in window.get("workers_lost") or ()))  # type: ignore[union-attr]
 
 
-def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool:
-    """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed)."""
+def scraped_after(client: PromClient, plan: Plan, moment: float, now: float) -> bool | None:
+    """Whether every target behind the SLIs has a sample newer than `moment` (the last scrape landed);
+    None when there is nothing to watch (full expressions) and only a fixed wait can help."""
     window = Window("settle", moment - max(60.0, 5 * plan.scrape_interval_s), now)
     try:
         jobs = sorted({job for sli in plan.slis for job in series_jobs(client, sli.total, window)})
         if not jobs:
-            return True  # full expressions: nothing to watch, the fixed settle time applies
+            return None
         pattern = "|".join(jobs)
         answer = client.query(f'min(timestamp(up{{job=~"{pattern}"}}))', at=now)
     except EvidenceError:

@@ -19,6 +19,8 @@ class ClientCounts:
     mean_response_s: float | None = None
     mean_users: float | None = None
     throughput_per_user: float | None = None
+    workers_lost: tuple[str, ...] = ()
+    """Distributed load: the workers lost in or just after this window, each said in a sentence."""
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,8 @@ def _shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> Shortfall
     if client is None:
         return None
     return explain_shortfall(client.achieved_rps, client.requested_rps, client.mean_response_s, client.mean_users,
-                             client.throughput_per_user, policy.min_achieved_rps_ratio)
+                             client.throughput_per_user, policy.min_achieved_rps_ratio,
+                             workers_lost=client.workers_lost)
 
 
 def _load_shortfall(client: ClientCounts | None, policy: EvidencePolicy) -> list[str]:

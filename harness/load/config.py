@@ -18,6 +18,8 @@ from typing import Any
 from harness.errors import SpecError
 
 PLAN_ENV = "HARNESS_LOAD_PLAN"
+MAX_LOCAL_WORKERS = 64
+MAX_REMOTE_WORKERS = 1000
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
@@ -77,6 +79,24 @@ class LoadConfig:
     max_in_flight: int | None = None
     """Open model: the most requests in flight at once; an arrival finding that many is not sent and is
     recorded as a failed request named DROPPED_REQUEST_NAME. Default `default_max_in_flight`."""
+    workers: int = 1
+    """Locust processes generating load on this machine: 1 runs a single process; more (or any remote
+    worker) runs a master, which holds the shape, and that many local worker processes."""
+    remote_workers: int = 0
+    """Workers started elsewhere (`harness load-worker`) that the master waits for before the load starts."""
+    master_host: str = "127.0.0.1"
+    master_port: int = 0
+    """Where the master listens for workers; 0: a free port (local workers only)."""
+    workers_timeout_s: float = 60.0
+    """How long the master waits for every worker to connect before giving up."""
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers > 1 or self.remote_workers > 0
+
+    @property
+    def expected_workers(self) -> int:
+        return self.workers + self.remote_workers if self.distributed else 0
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -243,6 +263,7 @@ def _problems(config: LoadConfig) -> list[str]:
                 f"requests[{i}]: need a name, an HTTP method, a path starting with / and weight >= 1"
             )
     problems.extend(_wait_problems(config))
+    problems.extend(_worker_problems(config))
     if not 0 < config.timeout_s < math.inf:
         problems.append(f"timeout_s must be a positive number of seconds, got {config.timeout_s}")
     if any(not 0 < t < math.inf for t in config.latency_thresholds_s):
@@ -262,6 +283,24 @@ def _arrival_problems(config: LoadConfig) -> list[str]:
         problems.append(f"max_in_flight must be at least 1, got {config.max_in_flight}")
     if config.throughput_per_user is not None or config.wait_min_s is not None:
         problems.append("a wait has no meaning with an arrival_rate: each arrival sends one request on schedule")
+    return problems
+
+
+def _worker_problems(config: LoadConfig) -> list[str]:
+    problems = []
+    if not (0 if config.remote_workers else 1) <= config.workers <= MAX_LOCAL_WORKERS:
+        problems.append(f"workers must be 1 to {MAX_LOCAL_WORKERS} (0 only with remote workers), got {config.workers}")
+    if not 0 <= config.remote_workers <= MAX_REMOTE_WORKERS:
+        problems.append(f"remote_workers must be 0 to {MAX_REMOTE_WORKERS}, got {config.remote_workers}")
+    if not 0 <= config.master_port <= 65535:
+        problems.append(f"master port must be 0 to 65535, got {config.master_port}")
+    if config.remote_workers and not config.master_port:
+        problems.append("remote workers need a fixed master port to connect to")
+    if config.distributed and config.arrival_rate is not None:
+        problems.append("an arrival load runs in one process: leave workers out (distributed arrivals are not "
+                        "supported yet)")
+    if config.distributed and not 0 < config.workers_timeout_s < math.inf:
+        problems.append(f"workers_timeout must be a positive number of seconds, got {config.workers_timeout_s}")
     return problems
 
 

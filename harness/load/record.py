@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 DROPPED_REQUEST_NAME = "dropped (max_in_flight reached)"
 """Arrival mode: an arrival that found max_in_flight requests in flight, not sent, recorded as a failure."""
@@ -47,6 +48,16 @@ class LoadWindow:
 
 
 @dataclass(frozen=True)
+class WorkerEvent:
+    """What the master wrote about one worker (distributed load): it said hello, was refused, or was lost."""
+
+    kind: Literal["hello", "refused", "lost"]
+    worker: str
+    at: float
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Record:
     """What the record file says so far."""
 
@@ -57,6 +68,11 @@ class Record:
     rt_sum_ms: Mapping[int, Mapping[str, float]] = field(default_factory=dict)  # second -> name -> sum
     within: Mapping[int, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
     """second -> name -> threshold_key -> requests that succeeded within that latency bound."""
+    workers: Mapping[int, int] = field(default_factory=dict)  # distributed: second -> workers connected
+    worker_events: tuple[WorkerEvent, ...] = ()
+
+    def workers_lost(self) -> tuple[WorkerEvent, ...]:
+        return tuple(e for e in self.worker_events if e.kind == "lost")
 
 
 def threshold_key(threshold_s: float) -> str:
@@ -69,7 +85,9 @@ def parse_record(lines: Iterable[str]) -> Record:
     started_at: float | None = None
     stopped_at: float | None = None
     counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    users: dict[int, int] = {}
+    users: dict[int, dict[str, int]] = defaultdict(dict)  # a single process has one "worker", ""
+    workers: dict[int, int] = {}
+    events: list[WorkerEvent] = []
     rt_sum_ms: dict[int, dict[str, float]] = defaultdict(dict)
     within: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
     for line in lines:
@@ -81,7 +99,11 @@ def parse_record(lines: Iterable[str]) -> Record:
         elif "stopped_at" in item:
             stopped_at = item["stopped_at"]
         elif "users" in item:
-            users[int(item["second"])] = int(item["users"])
+            users[int(item["second"])][str(item.get("worker", ""))] = int(item["users"])
+        elif "workers" in item:
+            workers[int(item["second"])] = int(item["workers"])
+        elif "worker_lost" in item or "worker_refused" in item or "worker" in item:
+            events.append(_worker_event(item))
         else:
             per_name = counts[int(item["second"])]
             old = per_name.get(item["name"], (0, 0))
@@ -92,7 +114,18 @@ def parse_record(lines: Iterable[str]) -> Record:
                 bounds = within[int(item["second"])].setdefault(item["name"], {})
                 for key, count in item["within"].items():
                     bounds[key] = bounds.get(key, 0) + int(count)
-    return Record(started_at, stopped_at, dict(counts), users, dict(rt_sum_ms), dict(within))
+    return Record(started_at, stopped_at, dict(counts), {s: sum(u.values()) for s, u in users.items()},
+                  dict(rt_sum_ms), dict(within), workers, tuple(events))
+
+
+def _worker_event(item: Mapping[str, Any]) -> WorkerEvent:
+    at = float(item.get("at", 0.0))
+    if "worker_lost" in item:
+        return WorkerEvent("lost", str(item["worker_lost"]), at, {"state": item.get("state")})
+    if "worker_refused" in item:
+        return WorkerEvent("refused", str(item["worker_refused"]), at, {"reason": item.get("reason")})
+    detail = {k: item[k] for k in ("pid", "hostname", "skew_s") if k in item}
+    return WorkerEvent("hello", str(item["worker"]), at, detail)
 
 
 def read_record(path: Path) -> Record:

@@ -32,6 +32,7 @@ def explain_shortfall(
     throughput_per_user: float | None,
     min_ratio: float,
     dropped: int = 0,
+    workers_lost: tuple[str, ...] = (),
 ) -> Shortfall | None:
     """None when the requested rate is unknown or 0, or achieved >= min_ratio x requested.
 
@@ -41,6 +42,11 @@ def explain_shortfall(
     if requested_rps is None or requested_rps <= 0 or achieved_rps >= min_ratio * requested_rps:
         return None
     took = f"{mean_response_s:.3f} s" if mean_response_s is not None else "an unknown time"
+    if workers_lost:
+        return Shortfall("generator", (
+            f"the load generator reached {achieved_rps:.1f} req/s of {requested_rps:.1f} requested because "
+            f"{'; '.join(workers_lost)}: the load was short until its users ran on the other workers"
+        ))
     if dropped > 0:
         return Shortfall("system", (
             f"load fell to {achieved_rps:.1f} req/s of {requested_rps:.1f} requested because {dropped} "

@@ -30,6 +30,7 @@ from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
+from harness.load.distributed import port_problem
 from harness.load.driver import LoadRun, start_load
 from harness.plan import FaultSlot, Plan, build_plan
 from harness.platform.base import Platform
@@ -49,7 +50,7 @@ from harness.run.interrupts import Interrupts
 from harness.run.journal import Journal
 from harness.run.judging import judge_all
 from harness.run.load_summary import load_summary
-from harness.run.loadconfig import load_config
+from harness.run.loadconfig import load_config, local_workers
 from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
@@ -155,6 +156,13 @@ def _refuse_unrunnable(loaded: LoadedExperiment) -> None:
         raise SpecError([f"{loaded.path}: expect alert {alerts[0].alert!r}: the local platform's Prometheus has no "
                          "alerting rules, so no alert can fire; name your rules file in target.local.alert_rules "
                          "(nothing was started)"])
+    master = experiment.load.master_address
+    if master is not None and (experiment.load.remote_workers or local_workers(experiment.load) > 1):
+        problem = port_problem(*master)
+        if problem is not None:
+            line = loaded.line_of(("load", "master"))
+            raise SpecError([f"{loaded.path}{f':{line}' if line else ''}: load.master: the load master cannot "
+                             f"listen: {problem}; choose another port (nothing was started)"])
 
 
 def _halting_sleep(options: RunOptions) -> Callable[[float], None]:
@@ -220,11 +228,11 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     with interrupts.shield():
         load.stop()
     if _needs_prometheus_after(loaded, plan):
-        _wait_unless_halted(lambda: _settle(plan, state, client, options), state)
+        _wait_unless_halted(lambda: _settle(plan, state, client, options, load), state)
     log.info("collecting the evidence and judging")
     with interrupts.shield():
         faults.verify_all()
-        state.load = load_summary(load, state)
+        state.load = load_summary(load, state, options.clock())
         state.faults = list(faults.records.values())
         state.scrape_interval_s, state.interval_source = plan.scrape_interval_s, plan.interval_source
         state.slos = judge_all(client, loaded, plan, state, load, options.clock())
@@ -265,7 +273,7 @@ def _recheck(client: PromClient, loaded: LoadedExperiment, current: list[Plan], 
     return offset, check
 
 
-def _shielded(interrupts: Interrupts, call: Callable[[], None]) -> None:
+def _shielded(interrupts: Interrupts, call: Callable[[], object]) -> None:
     with interrupts.shield():
         try:
             call()
@@ -356,21 +364,34 @@ def _needs_prometheus_after(loaded: LoadedExperiment, plan: Plan) -> bool:
     return bool(loaded.experiment.expect) or any(sli.from_prometheus for sli in plan.slis)
 
 
-def _settle(plan: Plan, state: RunRecord, client: PromClient, options: RunOptions) -> None:
-    """Wait until the last scrape after the last judged moment has landed in Prometheus."""
+def _settle(plan: Plan, state: RunRecord, client: PromClient, options: RunOptions, load: LoadRun) -> None:
+    """Wait until a scrape after the load's last answered request has landed in Prometheus.
+
+    Once the load has stopped nothing is in flight any more, so the first scrape of every target after
+    that moment holds the whole run: the wait is what that scrape needs (up to one interval). Targets
+    behind full expressions cannot be watched: they get the fixed settle time after the last phase.
+    """
     last = max((p.get("end", 0.0) for p in state.phases.values()), default=options.clock())
-    wait = last + plan.settle_s - options.clock()
-    if wait > 0:
-        log.info("waiting %.1fs for the last scrapes to land", wait)
-        options.sleep(wait)
-    deadline = options.clock() + 3 * plan.scrape_interval_s
-    while not scraped_after(client, plan, last, options.clock()):
+    stopped = load.stopped
+    quiet = stopped.requested_at + stopped.after_s if stopped is not None else last
+    moment = max(last, quiet)
+    deadline = last + plan.settle_s + 3 * plan.scrape_interval_s
+    while True:
+        landed = scraped_after(client, plan, moment, options.clock())
+        if landed is None:
+            wait = last + plan.settle_s - options.clock()
+            if wait > 0:
+                log.info("waiting %.1fs for the last scrapes to land", wait)
+                options.sleep(wait)
+            return
+        if landed:
+            return
         if options.clock() >= deadline:
             state.evidence_problems.append("the last scrape after the run did not land in Prometheus within "
-                                           f"{plan.settle_s + 3 * plan.scrape_interval_s:g}s: the last phase may "
-                                           "be missing its final samples")
+                                           f"{deadline - last:g}s of the last phase: the last phase may be "
+                                           "missing its final samples")
             return
-        options.sleep(min(0.5, plan.scrape_interval_s))
+        options.sleep(min(0.25, plan.scrape_interval_s))
 
 
 def _conclude(state: RunRecord) -> None:

@@ -162,9 +162,26 @@ def _check_load(experiment: Experiment, profile: LoadedProfile | None) -> Iterat
     host = experiment.load.host or profile.profile.host
     if experiment.target.platform != "local" and host is None:
         yield ("load", "host"), "no host to load: set load.host here or host in the load profile"
+    yield from _check_workers(experiment, profile)
     locustfile = profile.locustfile
     if locustfile is not None and not locustfile.is_file():
         yield ("load", "profile"), f"the load profile's locustfile {locustfile} does not exist"
+
+
+def _check_workers(experiment: Experiment, profile: LoadedProfile) -> Iterator[Finding]:
+    ref = experiment.load
+    if ref.workers is None and not ref.remote_workers:
+        return
+    if profile.profile.arrival is not None:
+        yield ("load", "workers"), ("the load profile is an arrival load (an open model), which runs in one Locust "
+                                    "process: leave workers out (distributed arrivals are not supported yet)")
+        return
+    workers = ref.remote_workers + (ref.workers if isinstance(ref.workers, int) else 1)
+    most_users = max((s.users for s in profile.profile.stages or ()), default=0)
+    if isinstance(ref.workers, int) and workers > most_users:
+        yield ("load", "workers"), (f"{workers} workers for a profile that runs at most {most_users} users: "
+                                    f"{workers - most_users} of them would send nothing; use at most "
+                                    f"{max(1, most_users)} workers")
 
 
 def _check_client_slis(experiment: Experiment, slos: Sequence[InlineSLO],

@@ -222,9 +222,51 @@ SLOEntry = Annotated[
 ]
 
 
+MAX_LOCAL_WORKERS = 64  # the load driver's own limits (harness.load.config), checked here for exit 2
+MAX_REMOTE_WORKERS = 1000
+
+
 class LoadRef(Model):
+    """`workers`, `remote_workers`, `master` and `workers_timeout` are additions (distributed load)."""
+
     profile: str
     host: str | None = None
+    workers: Annotated[int, Field(ge=0, le=MAX_LOCAL_WORKERS)] | Literal["auto"] | None = None
+    """Locust worker processes on this machine, driven by a master; `auto`: one per core. Default: one
+    Locust process (no master), or none with remote workers."""
+    remote_workers: int = Field(default=0, ge=0, le=MAX_REMOTE_WORKERS)
+    """Workers started on other machines (`harness load-worker`) that the run waits for."""
+    master: str | None = None
+    """HOST:PORT the master listens on for workers. Default 127.0.0.1 and a free port (local workers);
+    remote workers need it (a port they can reach; Locust's worker port has no authentication)."""
+    workers_timeout: PositiveDuration = 60.0
+    """How long the run waits for every worker before the warmup; then it stops (exit 5)."""
+
+    @field_validator("master")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT with a port from 1 to 65535 (e.g. 0.0.0.0:5557), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _workers_make_sense(self) -> LoadRef:
+        if self.workers == 0 and not self.remote_workers:
+            raise ValueError("workers: 0 leaves nobody to send load: give at least 1, or remote_workers")
+        if self.remote_workers and self.master is None:
+            raise ValueError("remote_workers need 'master: HOST:PORT', the address the master listens on and "
+                             "they connect to (e.g. 0.0.0.0:5557 on a private network)")
+        return self
+
+    @property
+    def master_address(self) -> tuple[str, int] | None:
+        if self.master is None:
+            return None
+        host, _, port = self.master.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 class Phases(Model):
