@@ -161,8 +161,9 @@ class LoadRun:
         if self.stopped is not None:
             return self.stopped
         requested, requested_at = time.monotonic(), time.time()
+        master_runs = self.is_running()  # a worker that ended after its master quit was not lost
         gone = tuple(f"worker {w.index} (pid {w.proc.pid}) {exit_description(w.proc.returncode)}"
-                     for w in self.worker_exits())
+                     for w in self.worker_exits() if master_runs or w.proc.returncode != 0)
         already = not self.is_running() and all(w.proc.poll() is not None for w in self.workers)
         if not already:
             logger.info("stopping Locust (pid %d%s)", self._proc.pid,
@@ -337,6 +338,10 @@ def _wait_started(proc: subprocess.Popen[bytes], record_path: Path, log_path: Pa
         _refuse_workers(record, config)
         for worker in workers:
             if worker.proc.poll() is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=1.0)  # a master that gave up tells its workers to quit: its reason first
+                if proc.poll() is not None:
+                    raise LoadError(_exited_early(proc, log_path, config, read_record(record_path)))
                 raise LoadError(f"load worker {worker.index} (pid {worker.proc.pid}) exited with code "
                                 f"{worker.proc.returncode} before the load started; {worker.log_path} ends with:\n"
                                 f"{_tail(worker.log_path.read_text(errors='replace'))}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, PlainValidator, Tag, field_validator, model_validator
 
 from harness.promql import WINDOW_PLACEHOLDERS, is_selector
 from harness.spec.faults import FAULT_TYPES, FaultBase, fault_union
@@ -226,12 +226,21 @@ MAX_LOCAL_WORKERS = 64  # the load driver's own limits (harness.load.config), ch
 MAX_REMOTE_WORKERS = 1000
 
 
+def _worker_count(value: Any) -> int | str | None:
+    if value is None or value == "auto":
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOCAL_WORKERS:
+        raise ValueError(f"expected a number of worker processes from 0 to {MAX_LOCAL_WORKERS}, or 'auto' (one "
+                         f"per core), got {value!r}")
+    return value
+
+
 class LoadRef(Model):
     """`workers`, `remote_workers`, `master` and `workers_timeout` are additions (distributed load)."""
 
     profile: str
     host: str | None = None
-    workers: Annotated[int, Field(ge=0, le=MAX_LOCAL_WORKERS)] | Literal["auto"] | None = None
+    workers: Annotated[int | Literal["auto"] | None, PlainValidator(_worker_count)] = None
     """Locust worker processes on this machine, driven by a master; `auto`: one per core. Default: one
     Locust process (no master), or none with remote workers."""
     remote_workers: int = Field(default=0, ge=0, le=MAX_REMOTE_WORKERS)
