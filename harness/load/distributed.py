@@ -60,6 +60,12 @@ def worker_options(master_host: str, port: int) -> list[str]:
     return ["--worker", "--master-host", master_host, "--master-port", str(port)]
 
 
+def worker_hint(bind_host: str, port: int) -> str:
+    """The command a remote worker runs (a master on all addresses is reached by this machine's name)."""
+    host = "MASTER_HOST" if bind_host in ("0.0.0.0", "::", "") else bind_host
+    return f"harness load-worker --master {host}:{port} EXPERIMENT"
+
+
 def connect_host(bind_host: str) -> str:
     """Where a local worker reaches a master bound to bind_host (all addresses: the loopback)."""
     return "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host

@@ -33,6 +33,7 @@ from harness.load.distributed import (
     port_problem,
     spawn_workers,
     stop_workers,
+    worker_hint,
 )
 from harness.load.record import LoadWindow, Record, count_window, read_record
 from harness.procs import spawn, stop
@@ -230,8 +231,8 @@ def start_load(config: LoadConfig, run_dir: Path) -> LoadRun:
             raise
         logger.info("started a Locust master (pid %d) on %s:%d and %d local workers (pids %s)%s", proc.pid, host,
                     port, len(workers), ", ".join(str(w.proc.pid) for w in workers) or "-",
-                    f"; waiting for {config.remote_workers} remote workers: harness load-worker --master "
-                    f"{host}:{port} EXPERIMENT" if config.remote_workers else "")
+                    f"; waiting for {config.remote_workers} remote workers: {worker_hint(host, port)}"
+                    if config.remote_workers else "")
     try:
         started_at = _wait_started(proc, record_path, log_path, config, workers)
     except BaseException:
@@ -374,8 +375,8 @@ def _exited_early(proc: subprocess.Popen[bytes], log_path: Path, config: LoadCon
     if config.distributed and "Gave up waiting for workers" in log:
         return (f"only {_connected(record)} of {config.expected_workers} load workers connected within "
                 f"{config.workers_timeout_s:g} s (load.workers_timeout); "
-                + (f"start the remote ones with `harness load-worker --master {config.master_host}:"
-                   f"{config.master_port} EXPERIMENT` on their machines" if config.remote_workers
+                + (f"start the remote ones with `{worker_hint(config.master_host, config.master_port)}` on their "
+                   "machines" if config.remote_workers
                    else f"see the worker logs in {log_path.parent}"))
     return (f"Locust exited with code {proc.returncode} before the load started; "
             f"{log_path} ends with:\n{_tail(log)}")

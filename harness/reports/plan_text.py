@@ -129,6 +129,20 @@ def _load_rate(loaded: LoadedExperiment) -> str:
     return f"{rates} requested (the last stage repeats)"
 
 
+def _load_processes(loaded: LoadedExperiment) -> list[str]:
+    ref = loaded.experiment.load
+    if ref.workers is None and not ref.remote_workers:
+        return []
+    local = "one per core" if ref.workers == "auto" else f"{ref.workers if ref.workers is not None else 0}"
+    where = ref.master or "127.0.0.1 (a free port)"
+    host, _, port = (ref.master or "").rpartition(":")
+    host = "MASTER_HOST" if host in ("0.0.0.0", "[::]") else host
+    remote = (f", and {ref.remote_workers} remote workers (`harness load-worker --master {host}:{port} "
+              f"{loaded.path.name}` on their machines)") if ref.remote_workers else ""
+    return [f"load processes: a Locust master on {where} with {local} local workers{remote}; the warmup starts "
+            f"when all have connected (at most {format_duration(ref.workers_timeout)})"]
+
+
 def _cluster_policy(target: KubernetesTarget) -> list[str]:
     """The blast-radius rules as `run` applies them (against the live cluster, before the first fault)."""
     contexts = ", ".join(target.permitted_contexts) or "none: the run will be refused (set allowed_contexts)"
@@ -146,7 +160,8 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     experiment = loaded.experiment
     lines = [f"experiment {plan.experiment} ({loaded.path})",
              f"platform {experiment.target.platform}; load profile {loaded.load.profile.metadata.name} "
-             f"({loaded.load.path}); total {format_duration(plan.duration)}", f"load: {_load_rate(loaded)}", "",
+             f"({loaded.load.path}); total {format_duration(plan.duration)}", f"load: {_load_rate(loaded)}",
+             *_load_processes(loaded), "",
              "timeline (from the start of load):"]
     for span in plan.phases:
         lines.append(f"  {span.name:<9} +{format_duration(span.start):>6} .. +{format_duration(span.end):<6}"

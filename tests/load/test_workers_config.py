@@ -179,3 +179,15 @@ def test_load_worker_master_must_be_host_and_port(value: str) -> None:
         parse_master(value)
     assert parse_master("10.0.0.5:5557") == ("10.0.0.5", 5557)
     assert parse_master("[::1]:5557") == ("::1", 5557)
+
+
+def test_the_plan_says_who_sends_the_load(tmp_path: Path) -> None:
+    from harness.plan import build_plan
+    from harness.reports.plan_text import describe_plan
+
+    single = load_experiment(experiment(tmp_path, {}))
+    assert "load processes" not in describe_plan(single, build_plan(single))
+    remote = load_experiment(experiment(tmp_path, {"workers": 1, "remote_workers": 2, "master": "0.0.0.0:5557"}))
+    text = describe_plan(remote, build_plan(remote))
+    assert ("load processes: a Locust master on 0.0.0.0:5557 with 1 local workers, and 2 remote workers "
+            "(`harness load-worker --master MASTER_HOST:5557 dist.yaml` on their machines)") in text
