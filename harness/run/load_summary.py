@@ -49,6 +49,20 @@ def lost_worker_text(load: LoadRun, event: WorkerEvent) -> str:
     return f"load {who} was lost {event.at - load.started_at:.1f} s into the load{how}"
 
 
+class WorkerWatch:
+    """Says a lost load worker as soon as the master has noticed (a ticker of distributed runs)."""
+
+    def __init__(self, load: LoadRun) -> None:
+        self._load = load
+        self._said: set[str] = set()
+
+    def tick(self, now: float) -> None:
+        for event in self._load.record().workers_lost():
+            if event.worker not in self._said:
+                self._said.add(event.worker)
+                log.warning("%s; its users move to the other workers", lost_worker_text(self._load, event))
+
+
 def workers_summary(load: LoadRun, state: RunRecord) -> dict[str, Any] | None:
     """Who sent the load (distributed only); each lost worker is a warning of the run."""
     config = load.config

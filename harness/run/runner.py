@@ -49,7 +49,7 @@ from harness.run.guard import AbortGuard, watched_slis
 from harness.run.interrupts import Interrupts
 from harness.run.journal import Journal
 from harness.run.judging import judge_all
-from harness.run.load_summary import load_summary
+from harness.run.load_summary import WorkerWatch, load_summary
 from harness.run.loadconfig import load_config, local_workers
 from harness.run.preflight import check_before_start
 from harness.run.progress import Progress, ProgressSink
@@ -310,6 +310,8 @@ def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: Loa
     watch = state.remediation.alertmanager_watch if state.remediation is not None else None
     if watch is not None:
         tickers.append(Ticker(1.0, watch.tick))
+    if load.config.distributed:
+        tickers.append(Ticker(1.0, WorkerWatch(load).tick))
     if options.progress is not None:
         progress = Progress(plan, client, load, faults, state, options.progress, loaded)
         tickers.append(Ticker(options.progress_every_s, progress.tick))

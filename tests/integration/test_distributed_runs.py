@@ -102,6 +102,7 @@ def test_a_worker_killed_mid_run_is_a_shortfall_with_its_reason(
     (lost,) = result["load"]["workers"]["lost"]
     assert f"(pid {victim}) was lost" in lost
     assert any("was lost" in w and "moved to the other workers" in w for w in result["warnings"])
+    assert "was lost" in running.stderr() and "its users move to the other workers" in running.stderr()  # live
 
 
 def test_remote_workers_that_never_connect_end_the_run_with_exit_5(tmp_path: Path) -> None:
