@@ -7,7 +7,6 @@ stops the load and the platform, and writes result.json.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -26,7 +25,6 @@ from harness.errors import (
     SpecError,
     UnsupportedError,
 )
-from harness.evidence.collect import scraped_after
 from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
@@ -45,27 +43,25 @@ from harness.run.cluster_checks import (
 )
 from harness.run.expectations import resolve_expectations
 from harness.run.faultrunner import FaultRunner
-from harness.run.guard import AbortGuard, watched_slis
 from harness.run.interrupts import Interrupts
 from harness.run.journal import Journal
 from harness.run.judging import judge_all
-from harness.run.load_summary import WorkerWatch, load_summary
+from harness.run.load_summary import load_summary
 from harness.run.loadconfig import load_config, local_workers
 from harness.run.preflight import check_before_start
-from harness.run.progress import Progress, ProgressSink
+from harness.run.progress import ProgressSink
 from harness.run.record import RunRecord
 from harness.run.remediation import RemediationChain
 from harness.run.remediation_proof import chain_targets, measure_chain
 from harness.run.result_build import write_result
+from harness.run.run_end import finish_last_second, needs_prometheus_after, settle, wait_unless_halted
 from harness.run.series_capture import capture_series
-from harness.run.timeline import Checkpoint, Ticker, run_timeline
+from harness.run.tickers import run_tickers
+from harness.run.timeline import Checkpoint, run_timeline
 from harness.spec.loader import LoadedExperiment
 from harness.spec.models import ExpectAlert
 
 log = logging.getLogger(__name__)
-
-LAST_SECOND_MARGIN_S = 0.1  # Locust's recorder writes second S at S + 1.02 s
-
 
 @dataclass
 class RunOptions:
@@ -213,7 +209,8 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     current = [plan]
     checkpoints = [_recheck(client, loaded, current, state, options, waiting)] if waiting else []
     try:
-        tickers = _tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options)
+        tickers = run_tickers(loaded, plan, _quick_client(loaded, platform), load, faults, state, options.progress,
+                              options.progress_every_s)
         run_timeline(plan, load.started_at, faults, state.phases, tickers, interrupts, options.clock, options.sleep,
                      checkpoints)
     except Halt as halt:
@@ -224,11 +221,11 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
         faults.revert_all()
         chain.finish()  # a runbook still running when the run ends is cancelled: it did not finish in time
     plan = current[0]
-    _wait_unless_halted(lambda: _finish_last_second(state, options), state)
+    wait_unless_halted(lambda: finish_last_second(state, options.clock, options.sleep), state)
     with interrupts.shield():
         load.stop()
-    if _needs_prometheus_after(loaded, plan):
-        _wait_unless_halted(lambda: _settle(plan, state, client, options, load), state)
+    if needs_prometheus_after(loaded, plan):
+        wait_unless_halted(lambda: settle(plan, state, client, load, options.clock, options.sleep), state)
     log.info("collecting the evidence and judging")
     with interrupts.shield():
         faults.verify_all()
@@ -304,96 +301,11 @@ def _start_load(loaded: LoadedExperiment, plan: Plan, platform: Platform, state:
     return load
 
 
-def _tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: LoadRun, faults: FaultRunner,
-             state: RunRecord, options: RunOptions) -> list[Ticker]:
-    tickers = []
-    watch = state.remediation.alertmanager_watch if state.remediation is not None else None
-    if watch is not None:
-        tickers.append(Ticker(1.0, watch.tick))
-    if load.config.distributed:
-        tickers.append(Ticker(1.0, WorkerWatch(load).tick))
-    if options.progress is not None:
-        progress = Progress(plan, client, load, faults, state, options.progress, loaded)
-        tickers.append(Ticker(options.progress_every_s, progress.tick))
-    abort = loaded.experiment.abort
-    if abort is not None:
-        guard = AbortGuard(abort, watched_slis(loaded, plan), load_record=load.record_now)
-
-        def check(now: float) -> None:
-            if faults.active_count == 0:
-                return
-            reason = guard.check(client, now)
-            state.abort_checks = guard.checks
-            if reason is not None:
-                raise Halt(reason)
-
-        tickers.append(Ticker(abort.check_every, check))
-    return tickers
-
-
 def _cut_short(phases: dict[str, dict[str, float]], now: float) -> None:
     """A phase running when the run halts ends at the halt: what follows (reverts, stopping) is not in it."""
     for phase in phases.values():
         if "start" in phase and "end" not in phase:
             phase["end"] = now
-
-
-def _wait_unless_halted(wait: Callable[[], None], state: RunRecord) -> None:
-    """A wait after the timeline: a signal now halts the run, but the evidence so far is still judged."""
-    try:
-        wait()
-    except Halt as halt:
-        state.halted = state.halted or halt.reason
-
-
-def _finish_last_second(state: RunRecord, options: RunOptions) -> None:
-    """Keep the load until the second holding the last phase end is recorded whole.
-
-    Locust's record counts whole seconds and a phase edge takes its share pro rata: a second cut short
-    by stopping Locust would undercount the last phase. Not after a halt: then stopping fast matters more.
-    """
-    if state.halted is not None:
-        return
-    last = max((p.get("end", 0.0) for p in state.phases.values()), default=0.0)
-    wait = math.floor(last) + 1 + LAST_SECOND_MARGIN_S - options.clock()
-    if last > 0 and wait > 0:
-        options.sleep(wait)
-
-
-def _needs_prometheus_after(loaded: LoadedExperiment, plan: Plan) -> bool:
-    """Client SLIs are counted from the load record, complete once the load stopped: only Prometheus
-    SLIs and expectations wait for the last scrapes."""
-    return bool(loaded.experiment.expect) or any(sli.from_prometheus for sli in plan.slis)
-
-
-def _settle(plan: Plan, state: RunRecord, client: PromClient, options: RunOptions, load: LoadRun) -> None:
-    """Wait until a scrape after the load's last answered request has landed in Prometheus.
-
-    Once the load has stopped nothing is in flight any more, so the first scrape of every target after
-    that moment holds the whole run: the wait is what that scrape needs (up to one interval). Targets
-    behind full expressions cannot be watched: they get the fixed settle time after the last phase.
-    """
-    last = max((p.get("end", 0.0) for p in state.phases.values()), default=options.clock())
-    stopped = load.stopped
-    quiet = stopped.requested_at + stopped.after_s if stopped is not None else last
-    moment = max(last, quiet)
-    deadline = last + plan.settle_s + 3 * plan.scrape_interval_s
-    while True:
-        landed = scraped_after(client, plan, moment, options.clock())
-        if landed is None:
-            wait = last + plan.settle_s - options.clock()
-            if wait > 0:
-                log.info("waiting %.1fs for the last scrapes to land", wait)
-                options.sleep(wait)
-            return
-        if landed:
-            return
-        if options.clock() >= deadline:
-            state.evidence_problems.append("the last scrape after the run did not land in Prometheus within "
-                                           f"{deadline - last:g}s of the last phase: the last phase may be "
-                                           "missing its final samples")
-            return
-        options.sleep(min(0.25, plan.scrape_interval_s))
 
 
 def _conclude(state: RunRecord) -> None:
