@@ -151,6 +151,10 @@ class LoadRun:
     def is_running(self) -> bool:
         return self._proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """Locust's (or its master's) exit code once it has ended, None while it runs."""
+        return self._proc.poll()
+
     def stop(self) -> LoadStop:
         """SIGINT: Locust stops its users (in-flight requests finish) and writes its last counts.
 

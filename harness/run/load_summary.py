@@ -49,14 +49,25 @@ def lost_worker_text(load: LoadRun, event: WorkerEvent) -> str:
     return f"load {who} was lost {event.at - load.started_at:.1f} s into the load{how}"
 
 
-class WorkerWatch:
-    """Says a lost load worker as soon as the master has noticed (a ticker of distributed runs)."""
+class LoadWatch:
+    """Says, as soon as it is known, that the load generator ended before the run or lost a worker (a
+    ticker of every run); an early end is also a warning of the run."""
 
-    def __init__(self, load: LoadRun) -> None:
-        self._load = load
+    def __init__(self, load: LoadRun, state: RunRecord) -> None:
+        self._load, self._state = load, state
         self._said: set[str] = set()
+        self._ended = False
 
     def tick(self, now: float) -> None:
+        if not self._ended and self._load.exit_code() is not None:
+            self._ended = True
+            text = (f"the load generator (Locust, pid {self._load.pid}) "
+                    f"{exit_description(self._load.exit_code())} {now - self._load.started_at:.1f} s into the "
+                    f"load, before the run's end: the rest of the run has no load (see {self._load.log_path})")
+            log.warning("%s", text)
+            self._state.warnings.append(text)
+        if not self._load.config.distributed:
+            return
         for event in self._load.record().workers_lost():
             if event.worker not in self._said:
                 self._said.add(event.worker)

@@ -9,7 +9,7 @@ from harness.plan import Plan
 from harness.prom.client import PromClient
 from harness.run.faultrunner import FaultRunner
 from harness.run.guard import AbortGuard, watched_slis
-from harness.run.load_summary import WorkerWatch
+from harness.run.load_summary import LoadWatch
 from harness.run.progress import Progress, ProgressSink
 from harness.run.record import RunRecord
 from harness.run.timeline import Ticker
@@ -22,8 +22,7 @@ def run_tickers(loaded: LoadedExperiment, plan: Plan, client: PromClient, load: 
     watch = state.remediation.alertmanager_watch if state.remediation is not None else None
     if watch is not None:
         tickers.append(Ticker(1.0, watch.tick))
-    if load.config.distributed:
-        tickers.append(Ticker(1.0, WorkerWatch(load).tick))
+    tickers.append(Ticker(1.0, LoadWatch(load, state).tick))
     if progress is not None:
         tickers.append(Ticker(progress_every_s, Progress(plan, client, load, faults, state, progress, loaded).tick))
     abort = loaded.experiment.abort

@@ -116,3 +116,35 @@ def test_remote_workers_that_never_connect_end_the_run_with_exit_5(tmp_path: Pat
     assert "harness load-worker --master 127.0.0.1:" in said
     assert run.result["verdict"] == "ERROR"
     assert "only 0 of 2 load workers connected" in run.result["reason"]
+
+
+def locust_pids(load_dir: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "cwd") == str(load_dir) and \
+                    b"locust" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_load_generator_dying_mid_run_is_said_at_once(
+        tmp_path: Path, start_cli: Callable[..., RunningCli]) -> None:
+    experiment = write_experiment(tmp_path / "exp", "locust-dies")
+    running = start_cli(experiment)
+    run_dir = running.run_dir()
+    started = wait_for(lambda: next((line["started_at"] for line in record_lines(run_dir) if "started_at" in line),
+                                    None), 60, "load start")
+    (pid,) = wait_for(lambda: locust_pids(run_dir / "load"), 10, "the Locust process")
+    time.sleep(max(0.0, started + 2 + 6 + 1.0 - time.time()))  # one second into the fault phase
+    os.kill(pid, signal.SIGKILL)
+    assert running.wait(180) == 3, running.stderr()[-3000:]
+    said = f"the load generator (Locust, pid {pid}) was killed by SIGKILL"
+    assert said in running.stderr()
+    result = read_json(run_dir / "result.json")
+    assert any(w.startswith(said) and "the rest of the run has no load" in w for w in result["warnings"])
+    slo = next(s for s in result["slos"] if s["name"] == "shop-availability")
+    assert slo["phases"]["fault"]["verdict"] == "INCONCLUSIVE"
+    assert slo["phases"]["recovery"]["verdict"] == "INCONCLUSIVE"
