@@ -20,8 +20,8 @@ from harness.faults.recipes import Recipe, identified
 from harness.faults.types import fault_type
 from harness.procs import pid_alive, same_process
 from harness.spec.faults import FaultBase
-from harness.spec.loader import parse_model, read
 from harness.spec.models import Experiment
+from harness.spec.parsing import parse_model, read
 
 
 def apply_undo(recipe: Recipe, environ: Mapping[str, str] | None = None) -> str:

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from harness.errors import SpecError
-from harness.spec.loader import LoadedExperiment, load_experiment, parse_model, read
+from harness.spec.loader import LoadedExperiment, load_experiment
 from harness.spec.models import Metadata
+from harness.spec.parsing import parse_model, read
 from harness.spec.source import Loc, Problem
 from harness.spec.types import Duration, Model, Percent
 

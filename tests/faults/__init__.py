@@ -20,8 +20,8 @@ from harness.platform.base import ReplicaSet
 from harness.run.faultrunner import FaultRunner
 from harness.run.journal import JOURNAL_NAME, Journal
 from harness.spec.faults import FAULT_TYPES, FaultBase
-from harness.spec.loader import parse_model, read
 from harness.spec.models import Experiment
+from harness.spec.parsing import parse_model, read
 
 
 @dataclass
