@@ -54,7 +54,8 @@ EDGE = '{server="edge"}'
 
 
 class CountingClient(PromClient):
-    """A PromClient that records the instant queries it sends (collect_phase sends no other kind)."""
+    """A PromClient that records the instant queries it sends (collect_phase sends no other kind):
+    those asked through the memo, and the raw reads of exact counting, which go past it."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -63,6 +64,10 @@ class CountingClient(PromClient):
     def query(self, promql: str, at: float) -> QueryAnswer:
         self.sent.append((promql, at))
         return super().query(promql, at)
+
+    def read(self, promql: str, at: float) -> QueryAnswer:
+        self.sent.append((promql, at))
+        return super().read(promql, at)
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,25 @@ class Count:
     problems: tuple[str, ...] = ()
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
-class _SeriesCount:
-    increase: float
-    resets: int
-    born: bool
-    in_window: int
+class Tally:
+    """One series' exact count so far. Counted over consecutive chunks of a window, this is all that
+    crosses a chunk's edge, so the chunks' counts add up to the count of the whole window."""
+
+    labels: Mapping[str, str]
+    previous: float | None = None
+    """Its value at the edge reached: its last sample so far, or a baseline found before the window.
+    None while it has not been seen: its first sample then counts from 0 (born in the window)."""
+    increase: float = 0.0
+    resets: int = 0
+    born: bool = False
+    inside: int = 0
+    """Samples counted inside the window."""
+    bad: str | None = None
+    """Its first NaN or infinite sample, described: it makes the count unusable."""
 
 
 def exact_increase(series: Sequence[Series], start: float, end: float,
@@ -54,23 +67,60 @@ def exact_increase(series: Sequence[Series], start: float, end: float,
     the window and counts from 0. After a reset (the value drops) the new value is added whole: the
     counter restarted from 0. Samples after end are ignored. NaN or infinite samples make the count
     unusable (value None), as does a window without a single sample.
+
+    baselines: the last value before start of series whose samples begin later (a series that was not
+    scraped for a while is not born: it must not add its whole lifetime count).
     """
     if not series:
         return Count(None, EXACT, 0, problems=("no samples",))
-    bad = _non_finite(series, end)
+    known = baselines or {}
+    return tallied([tally_samples(Tally(s.labels, known.get(series_key(s.labels))), s.points, start, end,
+                                  opening=True) for s in series], start, end)
+
+
+def tally_samples(tally: Tally, points: Sequence[Point], start: float, end: float, *, opening: bool) -> Tally:
+    """The tally with a series' samples in (start, end] added: one chunk of its window.
+
+    opening: the series' first chunk. Its samples at or before start hold its baseline (the last of
+    them), else the tally's `previous` is the baseline. In a later chunk those samples belong to the
+    chunk before, which carried `previous` over. Samples after end are left to the next chunk.
+    """
+    ordered = sorted(points)
+    low = bisect.bisect_right(ordered, start, key=_time)
+    high = bisect.bisect_right(ordered, end, key=_time)
+    seen = ordered[low - 1][1] if opening and low else tally.previous
+    previous = 0.0 if seen is None else seen
+    increase, resets = tally.increase, tally.resets
+    for _, value in ordered[low:high]:
+        if value >= previous:
+            increase += value - previous
+        else:
+            resets += 1
+            increase += value
+        previous = value
+    bad = tally.bad
+    if bad is None and (not math.isfinite(increase) or (opening and not _finite(ordered[:low]))):
+        bad = _first_non_finite(tally.labels, ordered[:high])  # a NaN or Inf inside makes `increase` one too
+    counted = high - low
+    return Tally(tally.labels, previous if counted or seen is not None else None, increase, resets,
+                 tally.born or (seen is None and counted > 0), tally.inside + counted, bad)
+
+
+def tallied(tallies: Sequence[Tally], start: float, end: float) -> Count:
+    """The count of a window from its series' final tallies, listed in Prometheus's order of series."""
+    ordered = sorted(tallies, key=lambda t: sorted(t.labels.items()))
+    bad = [t.bad for t in ordered if t.bad is not None]
     if bad:
         return Count(None, EXACT, 0, problems=tuple(bad))
-    known = baselines or {}
-    counts = [(s.labels, _count_one(s.points, start, end, known.get(series_key(s.labels)))) for s in series]
-    used = [(labels, c) for labels, c in counts if c.in_window > 0]
+    used = [t for t in ordered if t.inside > 0]
     if not used:
         return Count(None, EXACT, 0, problems=(f"no samples in the window ({start:.3f}, {end:.3f}]",))
     return Count(
-        value=sum(c.increase for _, c in used),
+        value=sum(t.increase for t in used),
         method=EXACT,
         series=len(used),
-        born_in_window=tuple(labels for labels, c in used if c.born),
-        resets=sum(c.resets for _, c in used),
+        born_in_window=tuple(t.labels for t in used if t.born),
+        resets=sum(t.resets for t in used),
     )
 
 
@@ -79,36 +129,23 @@ def series_key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
     return frozenset((k, v) for k, v in labels.items() if k != "__name__")
 
 
-def _count_one(points: Sequence[tuple[float, float]], start: float, end: float,
-               baseline: float | None = None) -> _SeriesCount:
-    """baseline: the series' last value before start when it lies before the fetched samples (a
-    series that was not scraped for a while is not born: it must not add its whole lifetime count)."""
-    ordered = sorted(p for p in points if p[0] <= end)
-    before = [v for t, v in ordered if t <= start]
-    inside = [v for t, v in ordered if t > start]
-    if not before and baseline is not None:
-        before = [baseline]
-    previous = before[-1] if before else 0.0
-    total = 0.0
-    resets = 0
-    for value in inside:
-        if value >= previous:
-            total += value - previous
-        else:
-            resets += 1
-            total += value
-        previous = value
-    return _SeriesCount(total, resets, born=not before, in_window=len(inside))
+def _time(point: Point) -> float:
+    return point[0]
 
 
-def _non_finite(series: Sequence[Series], end: float) -> list[str]:
-    problems = []
-    for s in series:
-        for t, v in s.points:
-            if t <= end and not math.isfinite(v):
-                problems.append(f"{_name(v)} in result: {_show(s.labels)} at {t:.3f}")
-                break
-    return problems
+def _finite(points: Sequence[Point]) -> bool:
+    return all(math.isfinite(v) for _, v in points)
+
+
+def _non_finite(series: Sequence[Series], end: float) -> bool:
+    return any(t <= end and not math.isfinite(v) for s in series for t, v in s.points)
+
+
+def _first_non_finite(labels: Mapping[str, str], points: Sequence[Point]) -> str | None:
+    for t, v in points:
+        if not math.isfinite(v):
+            return f"{_name(v)} in result: {_show(labels)} at {t:.3f}"
+    return None
 
 
 def increase_count(answer: QueryAnswer) -> Count:

@@ -5,14 +5,15 @@ Every query of one verdict is evaluated at the window's end (`time=end`), never 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from harness.errors import EvidenceError
-from harness.evidence.counting import Count, exact_increase, increase_count, series_key
-from harness.prom.client import PromClient, QueryAnswer
+from harness.evidence.counting import Count, Tally, increase_count, series_key, tallied, tally_samples
+from harness.prom.client import PromClient, Series
 from harness.promql import (
     DEFAULT_LOOKBACK_S,
     born_query,
@@ -46,32 +47,73 @@ class ScrapeHealth:
 # -- I/O -------------------------------------------------------------------------------------------
 
 
-def count_exact(client: PromClient, selector: str, start: float, end: float, lookback_s: float) -> Count:
+CHUNK_S = 3600.0
+"""Exact counting reads a window longer than this in chunks of at most this length: one answer then
+holds at most an hour of raw samples (at a 1 s scrape, 3600 per series), whatever the phase length,
+and stays under Prometheus's limit on the samples one query may load (50 million by default)."""
+
+
+def count_exact(client: PromClient, selector: str, start: float, end: float, lookback_s: float,
+                chunk_s: float = CHUNK_S) -> Count:
     """Exact increase of a counter selector over (start, end], from the raw samples.
 
     lookback_s (e.g. 3 scrape intervals, at least 5 s) lets each series' baseline sample before start
     be found; a series without a sample in [start - lookback, start] counts as born in the window.
+
+    A window longer than chunk_s is read in consecutive chunks, each series' tally carried across
+    their edges (see `tally_samples`): the count is the same, and only one chunk's samples are held at a
+    time. Within `client.memo()` the count is computed once per (selector, window).
     """
     _check_window(start, end)
     if lookback_s <= 0:
         raise ValueError(f"lookback_s must be positive, got {lookback_s}")
-    answer = client.query(raw_samples_query(selector, end - start + lookback_s), at=end)
-    if answer.result_type != "matrix":
-        return Count(None, "exact-samples", 0, problems=(f"unexpected result type {answer.result_type}",))
-    count = exact_increase(answer.matrix, start, end, _baselines(client, selector, answer, start, end, lookback_s))
-    if answer.warnings:
-        warnings = tuple(f"warning: {w}" for w in answer.warnings)
-        count = replace(count, problems=count.problems + warnings)
-    return count
+    if not chunk_s > 0:
+        raise ValueError(f"chunk_s must be positive, got {chunk_s}")
+    return client.remembered(("count_exact", selector.strip(), start, end, lookback_s, chunk_s),
+                             lambda: _count_chunks(client, selector, start, end, lookback_s, chunk_s))
 
 
-def _baselines(client: PromClient, selector: str, answer: QueryAnswer, start: float, end: float,
-               lookback_s: float) -> dict[frozenset[tuple[str, str]], float]:
-    """The last value before start of series with no sample in the short lookback (a scrape gap, a
-    paused process): looked up over Prometheus's 5-minute lookback so they are not taken as born."""
-    gap = [s for s in answer.matrix if not any(start - lookback_s <= t <= start for t, _ in s.points)]
-    if not gap or lookback_s >= DEFAULT_LOOKBACK_S:
-        return {}
+def _count_chunks(client: PromClient, selector: str, start: float, end: float, lookback_s: float,
+                  chunk_s: float) -> Count:
+    tallies: dict[frozenset[tuple[str, str]], Tally] = {}  # by all labels: two metrics may share the rest
+    baselines: dict[frozenset[tuple[str, str]], float] | None = None
+    warnings: list[str] = []
+    for low, high in chunks(start, end, chunk_s):
+        answer = client.read(raw_samples_query(selector, high - low + lookback_s), at=high)
+        if answer.result_type != "matrix":
+            return Count(None, "exact-samples", 0, problems=(f"unexpected result type {answer.result_type}",))
+        warnings += [f"warning: {w}" for w in answer.warnings if f"warning: {w}" not in warnings]
+        for series in answer.matrix:
+            key = frozenset(series.labels.items())
+            tally = tallies.get(key)
+            if tally is None and _needs_baseline(series, start, lookback_s):
+                baselines = _baselines(client, selector, start, end) if baselines is None else baselines
+                tally = Tally(series.labels, baselines.get(series_key(series.labels)))
+            tallies[key] = tally_samples(tally or Tally(series.labels), series.points, low, high,
+                                         opening=key not in tallies)
+    if not tallies:
+        return Count(None, "exact-samples", 0, problems=("no samples", *warnings))
+    count = tallied(list(tallies.values()), start, end)
+    return replace(count, problems=count.problems + tuple(warnings)) if warnings else count
+
+
+def chunks(start: float, end: float, chunk_s: float) -> list[tuple[float, float]]:
+    """(start, end] as consecutive chunks of equal length, none longer than chunk_s."""
+    parts = max(1, math.ceil((end - start) / chunk_s - 1e-9))
+    edges = [start + (end - start) * i / parts for i in range(parts)] + [end]
+    return list(itertools.pairwise(edges))
+
+
+def _needs_baseline(series: Series, start: float, lookback_s: float) -> bool:
+    """No sample in [start - lookback, start], and the lookback is shorter than Prometheus's 5 minutes:
+    a baseline may lie further back (a scrape gap, a paused process), or the series was born."""
+    return lookback_s < DEFAULT_LOOKBACK_S and not any(start - lookback_s <= t <= start for t, _ in series.points)
+
+
+def _baselines(client: PromClient, selector: str, start: float,
+               end: float) -> dict[frozenset[tuple[str, str]], float]:
+    """The last value before start of every series, over Prometheus's 5-minute lookback, so a series
+    without a sample in the short lookback is not taken as born."""
     query = f"last_over_time({selector.strip()}[{window_literal(DEFAULT_LOOKBACK_S)}] @ {start:.3f})"
     found = client.query(query, at=end)
     return {series_key(s.labels): s.value for s in found.vector if math.isfinite(s.value)}

@@ -11,9 +11,9 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import requests  # type: ignore[import-untyped,unused-ignore]
@@ -21,6 +21,8 @@ import requests  # type: ignore[import-untyped,unused-ignore]
 from harness.errors import EvidenceError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # Longer query strings go in a POST form: proxies cap URL length around 4-8 KiB.
@@ -101,7 +103,7 @@ class PromClient:
         self._timeout_s = timeout_s
         self._retries = retries
         self._backoff_s = backoff_s
-        self._memo: dict[tuple[str, str], QueryAnswer] | None = None
+        self._memo: dict[Hashable, object] | None = None
         self._session = requests.Session()
         # Answers are small and local: compressing each one costs more time than it saves.
         self._session.headers["Accept-Encoding"] = "identity"
@@ -123,14 +125,19 @@ class PromClient:
 
     def query(self, promql: str, at: float) -> QueryAnswer:
         """Instant query evaluated at `at` (always pinned: two queries of one verdict share a time)."""
-        key = (promql, _ts(at))
+        key = ("query", promql, _ts(at))
         if self._memo is not None and key in self._memo:
-            return self._memo[key]
-        call = _Call("/api/v1/query", {"query": promql, "time": _ts(at)}, promql, allow_post=True)
-        answer = self._answer(call, QueryAnswer(promql, at, ""))
+            return cast(QueryAnswer, self._memo[key])
+        answer = self._instant(promql, at)
         if self._memo is not None:
             self._memo[key] = answer
         return answer
+
+    def read(self, promql: str, at: float) -> QueryAnswer:
+        """An instant query that memo() never keeps: for raw samples, which are many and read once
+        (holding millions of them until judging ends costs memory and makes every garbage collection
+        walk them)."""
+        return self._instant(promql, at)
 
     @contextlib.contextmanager
     def memo(self) -> Iterator[None]:
@@ -141,6 +148,16 @@ class PromClient:
             yield
         finally:
             self._memo = None
+
+    def remembered(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Within memo(), what `compute` derives from queries pinned in the past is computed once per
+        key (an exact count shared by SLOs with the same total); outside it, every time."""
+        if self._memo is None:
+            return compute()
+        memo_key = ("derived", key)
+        if memo_key not in self._memo:
+            self._memo[memo_key] = compute()
+        return cast(T, self._memo[memo_key])
 
     def query_range(self, promql: str, start: float, end: float, step_s: float) -> QueryAnswer:
         params = {"query": promql, "start": _ts(start), "end": _ts(end), "step": f"{step_s:g}"}
@@ -194,6 +211,10 @@ class PromClient:
             log.debug("Prometheus at %s: version %s", self._shown, data.get("version"))
 
     # -- transport -------------------------------------------------------------------------------
+
+    def _instant(self, promql: str, at: float) -> QueryAnswer:
+        call = _Call("/api/v1/query", {"query": promql, "time": _ts(at)}, promql, allow_post=True)
+        return self._answer(call, QueryAnswer(promql, at, ""))
 
     def _answer(self, call: _Call, base: QueryAnswer) -> QueryAnswer:
         envelope = self._call(call)

@@ -324,6 +324,43 @@ def test_count_exact_queries_the_raw_samples_at_the_end(prom: FakeProm) -> None:
     assert (count.value, count.resets, count.series, count.problems) == (250.0, 1, 1, ())
 
 
+def test_memo_asks_a_pinned_query_once_but_never_keeps_raw_reads(prom: FakeProm) -> None:
+    prom.on("/api/v1/query", success(vector(({}, "1"))))
+    client = client_for(prom)
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    with client.memo():
+        client.query("up", at=1000)
+        client.query("up", at=1000)
+        client.read("x_total[60s]", at=1000)
+        client.read("x_total[60s]", at=1000)
+        kept = [client.remembered("count", compute) for _ in range(2)]
+    client.query("up", at=1000)
+    assert [r.params["query"] for r in prom.requests] == ["up", "x_total[60s]", "x_total[60s]", "up"]
+    assert (kept, client.remembered("count", lambda: 7)) == ([1, 1], 7)  # outside memo(): computed again
+
+
+def test_count_exact_is_counted_once_per_window_within_the_memo(prom: FakeProm) -> None:
+    prom.on("/api/v1/query", success(matrix(({"pod": "a"}, [(995, "1"), (1005, "4")]))))
+    client = client_for(prom)
+    with client.memo():
+        counts = [count_exact(client, "x_total", 1000, 1060, lookback_s=15) for _ in range(3)]
+    assert [c.value for c in counts] == [3.0, 3.0, 3.0]
+    assert len(prom.requests) == 1
+
+
+def test_count_exact_reads_a_long_window_in_chunks(prom: FakeProm) -> None:
+    prom.on("/api/v1/query", success(matrix(({"pod": "a"}, [(995, "1"), (1005, "4"), (1035, "9")]))))
+    count = count_exact(client_for(prom), "x_total", 1000, 1060, lookback_s=15, chunk_s=20)
+    assert [(r.params["query"], r.params["time"]) for r in prom.requests] == [
+        ("x_total[35s]", "1020.000"), ("x_total[35s]", "1040.000"), ("x_total[35s]", "1060.000")]
+    assert (count.value, count.series) == (8.0, 1)  # each answer repeats every sample: each counts once
+
+
 def test_count_exact_lists_warnings(prom: FakeProm) -> None:
     prom.on("/api/v1/query", success(matrix(({}, [(995, "1"), (1005, "2")])), warnings=["partial"]))
     count = count_exact(client_for(prom), "x_total", 1000, 1060, lookback_s=15)

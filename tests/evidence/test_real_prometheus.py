@@ -154,6 +154,15 @@ def test_exact_count_after_a_scrape_gap_counts_from_the_last_sample_before_it(cl
     assert count.born_in_window == ()
 
 
+@pytest.mark.parametrize("selector", ["app_requests_total", "app_errors_total", 'app_paused_total{instance="p"}'])
+@pytest.mark.parametrize("chunk_s", [3.0, 7.0, 30.0])  # 3 s puts chunk edges on scrapes (T0 + 65, + 80, ...)
+def test_chunked_reads_count_what_one_read_counts(client: PromClient, selector: str, chunk_s: float) -> None:
+    # the reset, the ended replica, the counter born in the window and the scrape gap, read in chunks
+    whole = count_exact(client, selector, START, END, LOOKBACK)
+    assert whole.value is not None
+    assert count_exact(client, selector, START, END, LOOKBACK, chunk_s=chunk_s) == whole
+
+
 def test_increase_is_close_for_a_steady_counter(client: PromClient) -> None:
     extrapolated = count_increase(client, 'app_requests_total{instance="a"}', START, END)
     assert extrapolated.value == pytest.approx(STEADY.truth(), rel=0.05)
