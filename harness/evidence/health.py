@@ -66,7 +66,7 @@ def sli_health(client: PromClient, selectors: Sequence[str], total: str, start: 
     span = end - start + lookback_s
     up, warnings = _up_points(client, sorted({job for job, _ in targets}), span, end)
     exact = is_selector(total)
-    by_target = _series_by_target(client, total, span, end) if exact else {}
+    by_target = _SeriesByTarget(client, total, span, end)
     problems = [f"warning: {w}" for w in warnings]
     notes: list[str] = []
     reasons: list[str] = []
@@ -77,12 +77,12 @@ def sli_health(client: PromClient, selectors: Sequence[str], total: str, start: 
         labels, points = up.get(key, ({}, ()))
         from_up = bool(points)
         if not from_up:
-            points = tuple((t, 1.0) for series in by_target.get(key, ()) for t, _ in series)
+            points = tuple((t, 1.0) for series in by_target.get(key) for t, _ in series) if exact else ()
         for outage in find_outages(name, points, start, end, interval_s, from_up):
             if not exact:
                 problems.append(_unboundable(outage, start))
                 continue
-            series = by_target.get(key, ())
+            series = by_target.get(key)
             rate = rate_before(series, outage.last_seen, share)
             faults = [e.span for e in expected if _matches(labels or {"job": key[0], "instance": name}, e.matchers)]
             unseen = unseen_events(outage, series, start, end, rate, faults, interval_s)
@@ -137,15 +137,25 @@ def _up_points(client: PromClient, jobs: Sequence[str], span_s: float,
     return found, answer.warnings
 
 
-def _series_by_target(client: PromClient, selector: str, span_s: float,
-                      end: float) -> dict[tuple[str, str], list[Points]]:
-    answer = client.query(raw_samples_query(selector, span_s), at=end)
-    grouped: dict[tuple[str, str], list[Points]] = defaultdict(list)
-    for series in answer.matrix:
-        key = target_of(series.labels)
-        if key is not None:
-            grouped[key].append(_finite(series))
-    return dict(grouped)
+class _SeriesByTarget:
+    """The raw samples of the SLI's total, by target, read only when needed: for a target without `up`
+    samples, or to bound what an outage hides. Without outages nothing is read."""
+
+    def __init__(self, client: PromClient, selector: str, span_s: float, end: float) -> None:
+        self._query = (client, selector, span_s, end)
+        self._grouped: dict[tuple[str, str], list[Points]] | None = None
+
+    def get(self, target: tuple[str, str]) -> list[Points]:
+        if self._grouped is None:
+            client, selector, span_s, end = self._query
+            answer = client.query(raw_samples_query(selector, span_s), at=end)
+            grouped: dict[tuple[str, str], list[Points]] = defaultdict(list)
+            for series in answer.matrix:
+                key = target_of(series.labels)
+                if key is not None:
+                    grouped[key].append(_finite(series))
+            self._grouped = dict(grouped)
+        return self._grouped.get(target, [])
 
 
 def _finite(series: Series) -> Points:
