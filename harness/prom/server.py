@@ -23,15 +23,13 @@ from typing import Any
 
 import requests
 
-from harness import procs
 from harness.errors import PlatformError
+from harness.prom.daemon import HTTP_TIMEOUT_S, LoopbackDaemon
 from harness.promql import window_literal
 
 log = logging.getLogger(__name__)
 
 PROMETHEUS = "/usr/bin/prometheus"
-_START_ATTEMPTS = 3
-_HTTP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,9 @@ def build_config(
     return config
 
 
-class PrometheusServer:
+class PrometheusServer(LoopbackDaemon):
+    name = "Prometheus"
+
     def __init__(
         self,
         workdir: Path,
@@ -80,7 +80,7 @@ class PrometheusServer:
         retention: str = "1h",
         alertmanagers: Sequence[str] = (),
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(Path(workdir), Path(workdir) / "prometheus.log")
         self.targets = tuple(targets)
         self.scrape_interval_s = scrape_interval_s
         self.rule_files = tuple(rule_files)
@@ -90,20 +90,7 @@ class PrometheusServer:
         self.retention = retention
         self.alertmanagers = tuple(alertmanagers)
         self.config_path = self.workdir / "prometheus.yml"
-        self.log_path = self.workdir / "prometheus.log"
         self.started_at = 0.0
-        self._port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        if not self._port:
-            raise PlatformError("Prometheus has no URL yet: call start() first")
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Start on a free port and wait for /-/ready; PlatformError with the log tail otherwise."""
@@ -112,30 +99,16 @@ class PrometheusServer:
         config = build_config(self.targets, self.scrape_interval_s, self.rule_files, self.alertmanagers)
         self.config_path.write_text(json.dumps(config, indent=2))
         deadline = time.monotonic() + timeout_s
+        self.started_at = time.time()
         try:
-            self._start_on_free_port(deadline, timeout_s)
+            self.start_on_free_port(deadline, timeout_s, self.config_path)
             self._check_identity()
         except BaseException:
             self.stop()
             raise
         log.info("Prometheus %s ready (pid %s, data %s)", self.url, self.pid, self.storage_path)
 
-    def _start_on_free_port(self, deadline: float, timeout_s: float) -> None:
-        for attempt in range(1, _START_ATTEMPTS + 1):
-            self.started_at = time.time()
-            self._spawn(procs.free_port())
-            if self._wait_ready(deadline):
-                return
-            code = self._proc.poll() if self._proc is not None else None
-            port_taken = code is not None and self._port_was_taken()
-            self.stop()
-            if not port_taken or attempt == _START_ATTEMPTS:
-                why = f"exited with code {code}" if code is not None else f"not ready within {timeout_s:g} s"
-                raise PlatformError(f"Prometheus {why} (config {self.config_path}); {self._tail()}")
-            log.info("port %d was taken before Prometheus bound it; trying another", self._port)
-
-    def _spawn(self, port: int) -> None:
-        self._port = port
+    def argv(self, port: int) -> list[str]:
         argv = [
             PROMETHEUS,
             f"--config.file={self.config_path}",
@@ -148,30 +121,12 @@ class PrometheusServer:
             # Prometheus re-sends firing alerts only every minute by default, and the first send can come
             # before it has discovered the Alertmanager (a 5 s ticker): resend every second instead.
             argv.append("--rules.alert.resend-delay=1s")
-        self._proc = procs.spawn(argv, log_path=self.log_path, cwd=self.workdir)
-
-    def _wait_ready(self, deadline: float) -> bool:
-        while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
-                return False
-            try:
-                if requests.get(f"{self.url}/-/ready", timeout=_HTTP_TIMEOUT_S).status_code == 200:
-                    return True
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def _port_was_taken(self) -> bool:
-        try:
-            return "address already in use" in self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return False
+        return argv
 
     def _check_identity(self) -> None:
         """The server on our port must be ours: same TSDB path (another instance may own the port)."""
         try:
-            flags = requests.get(f"{self.url}/api/v1/status/flags", timeout=_HTTP_TIMEOUT_S).json()["data"]
+            flags = requests.get(f"{self.url}/api/v1/status/flags", timeout=HTTP_TIMEOUT_S).json()["data"]
         except (requests.RequestException, ValueError, KeyError) as err:
             raise PlatformError(
                 f"Prometheus at {self.url} did not answer /api/v1/status/flags: {err}"
@@ -180,7 +135,7 @@ class PrometheusServer:
         if theirs != self.storage_path.resolve() or self._proc is None or self._proc.poll() is not None:
             raise PlatformError(
                 f"the Prometheus answering at {self.url} is not the one just started (its TSDB is {theirs}, "
-                f"ours {self.storage_path}); {self._tail()}"
+                f"ours {self.storage_path}); {self.tail()}"
             )
 
     def wait_for_fresh_samples(self, timeout_s: float = 30.0) -> None:
@@ -218,7 +173,7 @@ class PrometheusServer:
 
     def _api(self, path: str, params: Mapping[str, str]) -> Any:
         try:
-            response = requests.get(f"{self.url}{path}", params=dict(params), timeout=_HTTP_TIMEOUT_S)
+            response = requests.get(f"{self.url}{path}", params=dict(params), timeout=HTTP_TIMEOUT_S)
             return response.json()["data"]
         except (requests.RequestException, ValueError, KeyError) as err:
             raise PlatformError(f"Prometheus at {self.url}{path} failed: {err}") from err
@@ -238,18 +193,11 @@ class PrometheusServer:
         if proc is None or proc.poll() is not None:
             return
         try:
-            requests.post(f"{self.url}/-/quit", timeout=_HTTP_TIMEOUT_S)
+            requests.post(f"{self.url}/-/quit", timeout=HTTP_TIMEOUT_S)
             proc.wait(timeout=5.0)
         except (requests.RequestException, subprocess.TimeoutExpired):
             pass
-        procs.stop(proc, timeout=5.0)
-
-    def _tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").rstrip().splitlines()[-lines:]
-        except OSError:
-            return f"no log at {self.log_path}"
-        return f"last lines of {self.log_path}:\n" + "\n".join(text)
+        self.terminate()
 
     def __enter__(self) -> PrometheusServer:
         if self._proc is None or self._proc.poll() is not None:
