@@ -13,11 +13,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from harness.errors import SpecError
 
 PLAN_ENV = "HARNESS_LOAD_PLAN"
+Client = Literal["requests", "fasthttp"]
+"""The built-in user's HTTP client: Locust's HttpUser (python-requests) or FastHttpUser (geventhttpclient)."""
+CLIENTS: tuple[Client, ...] = get_args(Client)
 MAX_LOCAL_WORKERS = 64
 MAX_REMOTE_WORKERS = 1000
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -69,6 +72,8 @@ class LoadConfig:
     locustfile_throughput: float | None = None
     """The user locustfile's own constant_throughput (found by `check_locustfile`): not applied, only
     the requested rate."""
+    client: Client = "requests"
+    """The built-in user's HTTP client (`locust_requests`); a user locustfile picks its own."""
     timeout_s: float = 5.0
     """Per request: a request still unanswered then is a failure (built-in and user locustfiles)."""
     latency_thresholds_s: tuple[float, ...] = ()
@@ -172,6 +177,7 @@ class LoadConfig:
                 for i, r in enumerate(self.requests)
             ],
             "wait": _wait_plan(self),
+            "client": self.client,
             "timeout_s": self.timeout_s,
             "latency_thresholds_s": list(self.latency_thresholds_s),
             "arrival": None if self.arrival_rate is None else {
@@ -256,6 +262,10 @@ def _problems(config: LoadConfig) -> list[str]:
         problems.append(f"run_s must be a positive number of seconds, got {config.run_s}")
     if config.locustfile is None and not config.requests:
         problems.append("give either requests or a locustfile")
+    if config.client not in CLIENTS:
+        problems.append(f"client must be one of {', '.join(CLIENTS)}, got {config.client!r}")
+    elif config.locustfile is not None and config.client != "requests":
+        problems.append("client applies to the built-in requests user only; a locustfile picks its own User classes")
     for i, req in enumerate(config.requests):
         valid = req.name and req.method.upper() in _METHODS and req.path.startswith("/") and req.weight >= 1
         if not valid:

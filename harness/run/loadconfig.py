@@ -45,6 +45,7 @@ def load_config(loaded: LoadedExperiment, plan: Plan, host: str) -> LoadConfig:
         wait_max_s=wait.max if wait is not None else None,
         throughput_per_user=wait.throughput if wait is not None else None,
         timeout_s=profile.timeout,
+        client=profile.client,
         arrival_rate=arrival.rate if arrival is not None else None,
         max_in_flight=arrival.max_in_flight if arrival is not None else None,
         workers=local_workers(ref),

@@ -67,7 +67,13 @@ class LoadProfile(Model):
     """A load profile. `timeout` (default 5s) bounds each request: one still unanswered then is a
     failure. `wait` defaults to 100-500 ms think time for the built-in requests user only; a user
     locustfile keeps its own `wait_time` unless `wait` is given (`"wait" in model_fields_set`).
-    `arrival` replaces `stages` (and `wait`) with an open model."""
+    `arrival` replaces `stages` (and `wait`) with an open model.
+
+    `client` picks the HTTP client of the built-in requests user: `requests` (the default) makes it a
+    Locust HttpUser (python-requests), `fasthttp` a FastHttpUser (geventhttpclient: ~3x the requests per
+    second from one process) whose requests are sent once, never resent after a broken connection (plain
+    geventhttpclient resends a GET on a new connection, so a replica killed mid-request would pass as a
+    success). A user locustfile picks its own User classes: `client` is then refused."""
 
     api_version: Literal["harness/v1"] = Field(alias="apiVersion")
     kind: Literal["LoadProfile"]
@@ -78,6 +84,7 @@ class LoadProfile(Model):
     stages: tuple[StageItem, ...] | None = None
     arrival: Arrival | None = None
     timeout: PositiveDuration = 5.0
+    client: Literal["requests", "fasthttp"] = "requests"
     # Built from the file's own spelling: Duration refuses bare numbers, even in a default.
     wait: Wait = Field(default_factory=lambda: Wait.model_validate({"min": "100ms", "max": "500ms"}))
 
@@ -87,6 +94,9 @@ class LoadProfile(Model):
             raise ValueError("give exactly one of 'requests' (a list) or 'locustfile' (your own Locust file)")
         if self.requests is not None and not self.requests:
             raise ValueError("'requests' is empty: list at least one request")
+        if self.locustfile is not None and "client" in self.model_fields_set:
+            raise ValueError("'client' picks the built-in requests user's HTTP client; a locustfile picks its own "
+                             "(HttpUser or FastHttpUser): remove 'client'")
         return self
 
     @model_validator(mode="after")

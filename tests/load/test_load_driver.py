@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -9,12 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from harness.errors import LoadError
 from harness.load import LoadConfig, LoadRun, RequestSpec, Stage, check_locustfile, start_load
+from harness.load.config import Client
 from harness.load.record import read_record
 from harness.procs import pid_alive
 
@@ -33,6 +35,7 @@ class CountingServer(ThreadingHTTPServer):
         self.bodies: list[Any] = []
         self.flaky_seen = 0
         self.errors = 0
+        self.slow_arrived = 0  # counted on arrival, before the answer is delayed
 
     @property
     def url(self) -> str:
@@ -74,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, body: bytes) -> None:
         if self.path == "/slow":
+            with self.server.lock:
+                self.server.slow_arrived += 1
             time.sleep(2.0)  # beyond the profile's timeout in the timeout test
         status = self.server.answer(self.path, body)
         self.send_response(status)
@@ -85,14 +90,25 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server() -> Iterator[CountingServer]:
-    srv = CountingServer()
+Served = TypeVar("Served", bound=ThreadingHTTPServer)
+
+
+@contextlib.contextmanager
+def serving(srv: Served) -> Iterator[Served]:
+    """A test server answering on its own thread until the block ends."""
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[CountingServer]:
+    with serving(CountingServer()) as srv:
+        yield srv
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -281,9 +297,11 @@ def test_locust_exiting_at_start_is_a_load_error_with_the_log_tail(tmp_path: Pat
     assert _processes_mentioning(str(tmp_path)) == []
 
 
-def test_request_unanswered_within_the_timeout_is_a_failure(server: CountingServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["requests", "fasthttp"])
+def test_request_unanswered_within_the_timeout_is_a_failure(client: Client, server: CountingServer,
+                                                            tmp_path: Path) -> None:
     config = LoadConfig(host=server.url, stages=(Stage(3.0, 2, 10.0),), run_s=3.0,
-                        requests=(RequestSpec("slow", "GET", "/slow"),), timeout_s=0.5)
+                        requests=(RequestSpec("slow", "GET", "/slow"),), timeout_s=0.5, client=client)
     run = start_load(config, tmp_path)
     try:
         assert run.wait(15.0) == 0
@@ -295,3 +313,4 @@ def test_request_unanswered_within_the_timeout_is_a_failure(server: CountingServ
     total = run.window(math.floor(run.started_at), math.ceil(stopped_at) + 1.0)
     assert total.requests >= 4  # 2 users, one try each 0.5 s: a 2 s answer would allow only ~3
     assert total.failures == total.requests
+    assert server.slow_arrived == total.requests  # a request that timed out was not sent again

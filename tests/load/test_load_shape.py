@@ -93,6 +93,11 @@ def test_plan_carries_stages_requests_and_pacing() -> None:
     assert config(wait_min_s=0.1, wait_max_s=0.2).to_plan(Path("r"))["wait"] == {"min": 0.1, "max": 0.2}
 
 
+def test_plan_names_the_built_in_users_client() -> None:
+    assert config().to_plan(Path("r"))["client"] == "requests"
+    assert config(client="fasthttp").to_plan(Path("r"))["client"] == "fasthttp"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -108,6 +113,10 @@ def test_plan_carries_stages_requests_and_pacing() -> None:
         pytest.param({"throughput_per_user": 0.0}, "throughput_per_user must be > 0", id="zero_pace"),
         pytest.param({"wait_min_s": 2.0, "wait_max_s": 1.0}, "0 <= min <= max", id="wait_order"),
         pytest.param({"wait_min_s": 2.0}, "go together", id="wait_half"),
+        pytest.param({"client": "httpx"}, "client must be one of requests, fasthttp, got 'httpx'", id="client"),
+        pytest.param({"client": "fasthttp", "locustfile": Path("users.py")},
+                     "client applies to the built-in requests user only; a locustfile picks its own User classes",
+                     id="client_with_locustfile"),
     ],
 )
 def test_invalid_config_is_a_spec_error(kwargs: dict[str, Any], message: str) -> None:
