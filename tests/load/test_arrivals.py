@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from harness.load import LoadConfig, RequestSpec, Stage, check_locustfile, start
 from harness.load.config import default_max_in_flight
 from harness.load.record import DROPPED_REQUEST_NAME, read_record
 from harness.load.shortfall import window_shortfall
-from tests.load.test_load_driver import CountingServer, _assert_gone
+from tests.load.test_load_driver import CountingServer, _assert_gone, serving
 
 CATALOG = (RequestSpec("fast", "GET", "/ok"),)
 SLOW = (RequestSpec("slow", "GET", "/slow"),)  # the server answers after 2 s
@@ -27,12 +26,8 @@ SLOW = (RequestSpec("slow", "GET", "/slow"),)  # the server answers after 2 s
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
-    srv = CountingServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(CountingServer()) as srv:
+        yield srv
 
 
 def _arrival(host: str, rate: float, run_s: float, **options: object) -> LoadConfig:

@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +20,15 @@ from harness.load.distributed import worker_options
 from harness.load.driver import STOP_GRACE_S, STOP_TIMEOUT_S, child_env, locust_argv
 from harness.load.record import read_record
 from harness.procs import free_port, pid_alive
-from tests.load.test_load_driver import CountingServer, _group_members, _poll
+from tests.load.test_load_driver import CountingServer, _group_members, _poll, serving
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
-    srv = CountingServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(CountingServer()) as srv:
+        yield srv
 
 
 def paced(host: str, **kwargs: object) -> LoadConfig:
