@@ -191,3 +191,16 @@ def test_the_plan_says_who_sends_the_load(tmp_path: Path) -> None:
     text = describe_plan(remote, build_plan(remote))
     assert ("load processes: a Locust master on 0.0.0.0:5557 with 1 local workers, and 2 remote workers "
             "(`harness load-worker --master MASTER_HOST:5557 dist.yaml` on their machines)") in text
+
+
+def test_load_worker_bad_input_is_exit_2_and_starts_nothing(tmp_path: Path) -> None:
+    good = experiment(tmp_path, {"remote_workers": 1, "master": "127.0.0.1:5557"})
+    for argv, said in [
+        (["--master", "nohost", str(good)], "--master: expected HOST:PORT (the run's load.master), got 'nohost'"),
+        (["--master", "127.0.0.1:5557", str(tmp_path / "missing.yaml")], "missing.yaml"),
+    ]:
+        done = subprocess.run([sys.executable, "-m", "harness", "load-worker", *argv], capture_output=True,
+                              text=True, cwd=REPO, timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr
+        assert "connecting to the master" not in done.stderr
