@@ -24,6 +24,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 PROCESS_PATTERN = "prometheus|caddy|locust|harness.platform"
 RUN_TIMEOUT_S = 240.0
+DEMO_TIMEOUT_S = 600.0
 LEFTOVER_GRACE_S = 15.0  # a killed harness's children get SIGTERM; the supervisor takes up to 3 s
 
 EDGE_AVAILABILITY = {
@@ -277,7 +278,7 @@ def no_leftover_processes(processes_at_start: set[int],
         pytest.fail("processes left behind:\n" + "\n".join(map(str, remaining)), pytrace=False)
 
 
-# -- a successful run shared by several tests ------------------------------------------------------------
+# -- runs shared by several tests ---------------------------------------------------------------------
 
 
 def journal_entries(run_dir: Path) -> list[dict[str, Any]]:
@@ -293,16 +294,50 @@ def replica_state(run_dir: Path) -> Mapping[int, Mapping[str, Any]]:
     return {int(r["index"]): r for r in state["replicas"]}
 
 
+@dataclass(frozen=True)
+class GameDayOutcome:
+    """A finished `harness gameday` or `harness demo`: its output, its folder, and what it left running."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    folder: Path
+    leftovers: list[Proc]
+
+    def run(self, experiment: str) -> RunOutcome:
+        """One run of the day as `run_cli` would give it, with its own summary out of the day's stdout."""
+        [entry] = [r for r in read_json(self.folder / "gameday.json")["runs"] if r["experiment"] == experiment]
+        run_dir = self.folder / entry["run_dir"]
+        result = read_json(run_dir / "result.json")
+        return RunOutcome(int(result["exit_code"]), result, run_summary(self.stdout, experiment), self.stderr,
+                          run_dir, 0.0)
+
+
+def run_summary(stdout: str, experiment: str) -> str:
+    """The summary a game day printed for one experiment: from its verdict line to its result line."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{experiment}: "))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  result: "))
+    return "\n".join(lines[start:end + 1]) + "\n"
+
+
 @pytest.fixture(scope="session")
-def pod_kill_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
-    """One replica of three killed under load; a generous edge availability SLO; replicas must return."""
-    folder = tmp_path_factory.mktemp("pod-kill")
-    experiment = write_experiment(
-        folder, "integration-pod-kill",
-        slos=[availability_slo(objective=95)],
-        faults=[{"name": "kill-one", "type": "pod-kill", "at": "2s", "count": 1,
-                 "selector": {"app": "shop"}}],
-        hypothesis=[{"slo": "shop-availability", "max_budget_consumed": "5%"}],
-        expect=[{"replicas_ready": 3, "within": "10s"}],
-    )
-    return run_cli(experiment, folder / "runs")
+def demo_day(tmp_path_factory: pytest.TempPathFactory) -> GameDayOutcome:
+    """`harness demo` as the README runs it: gamedays/demo.yaml and its experiments exactly as shipped.
+
+    It runs once (about four minutes); its run folders also serve the tests of the replica kill and of
+    the remediation proof, which would otherwise run the same files again.
+    """
+    base = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(harness_argv("demo", "--output", str(base / "runs"), "--quiet"), capture_output=True,
+                          text=True, timeout=DEMO_TIMEOUT_S, cwd=REPO, check=False)
+    assert (base / "runs").is_dir(), done.stdout + done.stderr[-3000:]
+    folder = run_dir_of(base / "runs")
+    return GameDayOutcome(done.returncode, done.stdout, done.stderr, folder, wait_no_leftovers(set(), str(base)))
+
+
+@pytest.fixture(scope="session")
+def pod_kill_run(demo_day: GameDayOutcome) -> RunOutcome:
+    """The demo's first run (experiments/shop-survives-replica-kill.yaml): one replica of three killed
+    under steady load; the edge hides it and the supervisor brings it back."""
+    return demo_day.run("shop-survives-replica-kill")

@@ -16,6 +16,7 @@ import yaml
 from tests.integration.chromium import band_columns, plot_areas, screenshot
 from tests.integration.conftest import (
     REPO,
+    GameDayOutcome,
     availability_slo,
     harness_argv,
     journal_entries,
@@ -27,21 +28,19 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.integration
 
-DEMO_TIMEOUT_S = 600.0
 LONG_PHASES = {"warmup": "2s", "baseline": "4s", "fault": "20s", "recovery": "5s"}
 SLOW = {"name": "slow", "type": "latency", "at": "1s", "duration": "6s", "delay": "300ms"}
 SLOW_LONG = {"name": "slow-long", "type": "latency", "at": "1s", "duration": "18s", "delay": "300ms"}
 
 
-def test_the_bundled_demo_is_a_game_day_with_a_report(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    done = subprocess.run(harness_argv("demo", "--output", str(runs), "--quiet"), capture_output=True, text=True,
-                          timeout=DEMO_TIMEOUT_S, cwd=REPO, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+def test_the_bundled_demo_is_a_game_day_with_a_report(demo_day: GameDayOutcome, tmp_path: Path) -> None:
+    done = demo_day
+    assert done.exit_code == 0, done.stdout + done.stderr[-3000:]
     assert "shop-survives-replica-kill: PASS - as designed" in done.stdout
     assert "checkout-latency-regression: FAIL - as designed" in done.stdout
     assert "shop-outage-remediated: PASS - as designed" in done.stdout
-    [folder] = list(runs.iterdir())
+    folder = done.folder
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
     assert f"report: {folder / 'report.html'}" in done.stdout
     recorded = read_json(folder / "gameday.json")
     assert recorded["verdict"] == "PASS" and [r["as_designed"] for r in recorded["runs"]] == [True, True, True]
@@ -53,7 +52,7 @@ def test_the_bundled_demo_is_a_game_day_with_a_report(tmp_path: Path) -> None:
     rebuilt = subprocess.run(harness_argv("report", str(folder), "--format", "markdown"), capture_output=True,
                              text=True, timeout=60, cwd=REPO, check=False)
     assert rebuilt.returncode == 0 and rebuilt.stdout == (folder / "report.md").read_text()
-    assert wait_no_leftovers(set(), str(tmp_path)) == []
+    assert done.leftovers == []
 
 
 def _day(folder: Path) -> Path:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, matching_processes, run_cli, wait_no_leftovers, write_experiment
+from tests.integration.conftest import REPO, GameDayOutcome, run_cli, write_experiment
 
 pytestmark = pytest.mark.integration
 DEMO = REPO / "remediation" / "experiments"
 
 
-def test_the_runbook_the_page_starts_brings_the_shop_back(tmp_path: Path) -> None:
-    before = {p.pid for p in matching_processes()}
-    run = run_cli(DEMO / "shop-outage-remediated.yaml", tmp_path / "runs")
+def test_the_runbook_the_page_starts_brings_the_shop_back(demo_day: GameDayOutcome) -> None:
+    """The demo game day's third run: remediation/experiments/shop-outage-remediated.yaml as shipped."""
+    run = demo_day.run("shop-outage-remediated")
     assert run.exit_code == 0, run.stdout + run.stderr[-3000:]
     [chain] = run.result["remediation"]
     assert chain["runbook_run"]["ok"] is True
@@ -37,7 +37,7 @@ def test_the_runbook_the_page_starts_brings_the_shop_back(tmp_path: Path) -> Non
     assert rules.parent == run.run_dir / "alerting" and (rules.parent / rules.name.replace(
         ".rules.yaml", ".rules.test.yaml")).is_file()
     assert not list(run.run_dir.rglob("token"))  # the webhook's secret never lands in the run folder
-    assert wait_no_leftovers(before, str(tmp_path)) == []
+    assert demo_day.leftovers == []
 
 
 def test_a_broken_runbook_fails_for_that_reason(tmp_path: Path) -> None:
