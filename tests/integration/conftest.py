@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.spec.units import parse_duration
+
 REPO = Path(__file__).resolve().parents[2]
 PROCESS_PATTERN = "prometheus|caddy|locust|harness.platform"
 RUN_TIMEOUT_S = 240.0
@@ -79,6 +81,22 @@ def write_experiment(folder: Path, name: str, **overrides: Any) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def with_phases(source: Path, target: Path, phases: Mapping[str, float]) -> Path:
+    """A copy of an experiment file with other phase lengths, for a test whose point is not the shipped
+    length: every fault keeps its share of the fault phase (`at` and `duration` scaled alike), and
+    everything else is as in the source."""
+    doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+    scale = phases["fault"] / parse_duration(doc["phases"]["fault"])
+    doc["phases"] = {name: f"{seconds:g}s" for name, seconds in phases.items()}
+    for fault in doc.get("faults", []):
+        for key in ("at", "duration"):
+            if key in fault:
+                fault[key] = f"{round(parse_duration(fault[key]) * scale, 1):g}s"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return target
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,17 @@ Alertmanager, the webhook, the runbook, and the numbers in result.json."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, GameDayOutcome, run_cli, write_experiment
+from tests.integration.conftest import REPO, GameDayOutcome, run_cli, with_phases, write_experiment
 
 pytestmark = pytest.mark.integration
 DEMO = REPO / "remediation" / "experiments"
+BROKEN_PHASES = {"warmup": 2.0, "baseline": 8.0, "fault": 12.0, "recovery": 5.0}
 
 
 def test_the_runbook_the_page_starts_brings_the_shop_back(demo_day: GameDayOutcome) -> None:
@@ -41,7 +43,12 @@ def test_the_runbook_the_page_starts_brings_the_shop_back(demo_day: GameDayOutco
 
 
 def test_a_broken_runbook_fails_for_that_reason(tmp_path: Path) -> None:
-    run = run_cli(DEMO / "shop-outage-broken-runbook.yaml", tmp_path / "runs")
+    """The shipped twin with shorter phases (the page fires ~5 s after the kill, the runbook fails at once):
+    a copy of remediation/, so the runbook it names is the shipped one."""
+    shutil.copytree(REPO / "remediation", tmp_path / "remediation")
+    name = "shop-outage-broken-runbook.yaml"
+    experiment = with_phases(DEMO / name, tmp_path / "remediation" / "experiments" / name, BROKEN_PHASES)
+    run = run_cli(experiment, tmp_path / "runs")
     assert run.exit_code == 1, run.stdout + run.stderr[-3000:]
     assert run.result["reason"].startswith("remediation of shop-availability: runbook restart-shop-broken failed: "
                                            "step 'restart replica 3' (http) failed:")
