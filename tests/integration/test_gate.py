@@ -186,9 +186,12 @@ def _wait_for_applied_fault(output: Path, proc: subprocess.Popen[bytes], timeout
     raise AssertionError("no fault was applied in time")
 
 
+COMPARE_PHASES = {"warmup": "1s", "baseline": "5s", "fault": "5s", "recovery": "3s"}
+
+
 def test_a_second_gate_compares_with_the_last_passing_run(tmp_path: Path) -> None:
     folder = tmp_path / "experiments"
-    write_experiment(folder, "gate-compare", slos=[availability_slo(objective=95)])
+    write_experiment(folder, "gate-compare", slos=[availability_slo(objective=95)], phases=COMPARE_PHASES)
     runs, markdown = tmp_path / "runs", tmp_path / "summary.md"
     argv = harness_argv("gate", str(folder), "--compare", "last-pass", "--markdown", str(markdown),
                         "--output", str(runs), "--quiet")
