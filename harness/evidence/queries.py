@@ -1,6 +1,7 @@
 """Evidence queries: the calls that count events in Prometheus (their PromQL is built by `harness.promql`).
 
-Every query of one verdict is evaluated at the window's end (`time=end`), never at "now".
+Every query of one verdict is pinned to a time, never "now": the window's end (`time=end`), or, for the
+raw samples of a window longer than an hour, each chunk's end (all of them past, so nothing changes).
 """
 
 from __future__ import annotations
