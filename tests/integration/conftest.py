@@ -264,16 +264,29 @@ def _is_ours(proc: Proc, base: str) -> bool:
     return False
 
 
-def leftovers(before: set[int], base: str) -> list[Proc]:
-    return [p for p in matching_processes() if p.pid not in before and _is_ours(p, base)]
+def _descends_from(pid: int, roots: set[int]) -> bool:
+    for _ in range(64):
+        if pid in roots:
+            return True
+        pid = _parent(pid)
+        if pid <= 1:
+            return False
+    return False
 
 
-def wait_no_leftovers(before: set[int], base: str, grace_s: float = LEFTOVER_GRACE_S) -> list[Proc]:
+def leftovers(before: set[int], base: str, resident: set[int] | None = None) -> list[Proc]:
+    """Our processes not running before, except those under a `resident` root (kept on purpose)."""
+    return [p for p in matching_processes()
+            if p.pid not in before and _is_ours(p, base) and not _descends_from(p.pid, resident or set())]
+
+
+def wait_no_leftovers(before: set[int], base: str, grace_s: float = LEFTOVER_GRACE_S,
+                      resident: set[int] | None = None) -> list[Proc]:
     deadline = time.monotonic() + grace_s
-    remaining = leftovers(before, base)
+    remaining = leftovers(before, base, resident)
     while remaining and time.monotonic() < deadline:
         time.sleep(0.2)
-        remaining = leftovers(before, base)
+        remaining = leftovers(before, base, resident)
     return remaining
 
 
@@ -282,13 +295,21 @@ def processes_at_start() -> set[int]:
     return {p.pid for p in matching_processes()}
 
 
+@pytest.fixture(scope="session")
+def resident_processes() -> set[int]:
+    """Roots of the processes a module-scoped fixture keeps running across its tests (a shared stack):
+    they and their children are not a test's leftovers. The fixture adds them, and removes them and
+    checks they are gone at its own end."""
+    return set()
+
+
 @pytest.fixture(autouse=True)
-def no_leftover_processes(processes_at_start: set[int],
+def no_leftover_processes(processes_at_start: set[int], resident_processes: set[int],
                           tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Fail the test when a process it started (Prometheus, Caddy, Locust, the demo shop) remains."""
     base = str(tmp_path_factory.getbasetemp())
     yield
-    remaining = wait_no_leftovers(processes_at_start, base)
+    remaining = wait_no_leftovers(processes_at_start, base, resident=resident_processes)
     for proc in remaining:  # ours (checked above): clean up so the next test starts from nothing
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)

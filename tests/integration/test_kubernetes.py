@@ -26,8 +26,10 @@ from tests.integration.conftest import (
     harness_argv,
     journal_entries,
     latency_slo,
+    matching_processes,
     read_json,
     run_cli,
+    wait_no_leftovers,
     write_experiment,
 )
 from tests.k8s.replicas import LocalReplicas
@@ -56,18 +58,44 @@ class SimulatedCluster:
         return [name for (plural, _, name) in self.sim.cluster.chaos.objects if plural == NETWORKCHAOS]
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedCluster]:
-    stack = LocalStack(tmp_path / "cluster", replicas=3, restart_delay_s=1.0)
+@pytest.fixture(scope="module")
+def workload(tmp_path_factory: pytest.TempPathFactory, resident_processes: set[int]) -> Iterator[LocalStack]:
+    """The cluster's workload, started once for the module: each test gets its own API server over it
+    and finds it settled (every replica ready, no fault in its proxy)."""
+    before = {p.pid for p in matching_processes()}
+    base = tmp_path_factory.mktemp("cluster")
+    stack = LocalStack(base, replicas=3, restart_delay_s=1.0)
     stack.start()
+    roots = {p.pid for p in matching_processes() if p.pid not in before}
+    resident_processes.update(roots)
     try:
-        with ApiSimulator() as sim:
-            sim.cluster.add_workload("Deployment", "shop", NAMESPACE, {"app": "shop"}, LocalReplicas(stack))
-            kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", CONTEXT, NAMESPACE, extra_contexts=("prod",))
-            monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # `harness run` subprocesses inherit it
-            yield SimulatedCluster(sim, stack, kubeconfig)
+        yield stack
     finally:
         stack.stop()
+        resident_processes.difference_update(roots)
+    assert wait_no_leftovers(before, str(base)) == []
+
+
+def _settled(stack: LocalStack, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (len(stack.replicas()) == 3 and all(r.ready for r in stack.replicas())):
+        assert time.monotonic() < deadline, f"the workload's replicas are not all ready: {stack.replicas()}"
+        time.sleep(0.1)
+    assert stack.fault_proxy.active() == {}, "a fault from an earlier test is still in the proxy"
+
+
+@pytest.fixture
+def cluster(workload: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedCluster]:
+    _settled(workload)
+    with ApiSimulator() as sim:
+        sim.cluster.add_workload("Deployment", "shop", NAMESPACE, {"app": "shop"}, LocalReplicas(workload))
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", CONTEXT, NAMESPACE, extra_contexts=("prod",))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # `harness run` subprocesses inherit it
+        yield SimulatedCluster(sim, workload, kubeconfig)
+    left = workload.fault_proxy.active()
+    for name in left:  # the next test starts without it either way
+        workload.fault_proxy.delete(name)
+    assert left == {}, f"faults left in the workload's proxy: {left}"
 
 
 @pytest.mark.parametrize("mode", ["delete", "evict"])
