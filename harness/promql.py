@@ -67,6 +67,15 @@ def increase_query(selector_or_expr: str, window_s: float) -> str:
     return f"sum(increase({selector_or_expr.strip()}[{window}]))"
 
 
+def at_modifier(t: float) -> str:
+    """`@ T` for "every sample at or before t": sample timestamps are whole milliseconds, so T is t rounded
+    down to one (rounding to the nearest would let a sample a fraction of a millisecond after t in)."""
+    millis = t * 1000.0
+    nearest = round(millis)
+    whole = nearest if abs(millis - nearest) < 1e-6 else math.floor(millis)
+    return f"@ {whole // 1000}.{whole % 1000:03d}"
+
+
 def raw_samples_query(selector: str, window_s: float) -> str:
     """A range vector selector; as an instant query it returns the raw samples of the window."""
     return f"{selector.strip()}[{window_literal(window_s)}]"
@@ -77,7 +86,7 @@ def born_query(selector: str, start: float, end: float, lookback_s: float = DEFA
     sel = selector.strip()
     return (
         f"last_over_time({sel}[{window_literal(end - start)}])"
-        f" unless last_over_time({sel}[{window_literal(lookback_s)}] @ {start:.3f})"
+        f" unless last_over_time({sel}[{window_literal(lookback_s)}] {at_modifier(start)})"
     )
 
 

@@ -17,6 +17,7 @@ from harness.evidence.counting import Count, Tally, increase_count, series_key, 
 from harness.prom.client import PromClient, Series
 from harness.promql import (
     DEFAULT_LOOKBACK_S,
+    at_modifier,
     born_query,
     bounds_query,
     increase_query,
@@ -115,7 +116,7 @@ def _baselines(client: PromClient, selector: str, start: float,
                end: float) -> dict[frozenset[tuple[str, str]], float]:
     """The last value before start of every series, over Prometheus's 5-minute lookback, so a series
     without a sample in the short lookback is not taken as born."""
-    query = f"last_over_time({selector.strip()}[{window_literal(DEFAULT_LOOKBACK_S)}] @ {start:.3f})"
+    query = f"last_over_time({selector.strip()}[{window_literal(DEFAULT_LOOKBACK_S)}] {at_modifier(start)})"
     found = client.query(query, at=end)
     return {series_key(s.labels): s.value for s in found.vector if math.isfinite(s.value)}
 

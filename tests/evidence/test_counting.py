@@ -10,6 +10,7 @@ import pytest
 from harness.evidence.counting import Count, exact_increase, increase_count, series_key
 from harness.prom.client import QueryAnswer, Sample, Series
 from harness.promql import (
+    at_modifier,
     born_query,
     bounds_query,
     find_bound,
@@ -184,6 +185,17 @@ def test_increase_query_refuses_an_expression_without_placeholder(expr: str) -> 
         ValueError, match=re.escape("neither a counter selector nor an expression with {{window}}")
     ):
         increase_query(expr, 600)
+
+
+@pytest.mark.parametrize(("t", "written"), [
+    (1000.0, "@ 1000.000"),
+    (99.9996, "@ 99.999"),  # a sample at 100.000 is after t: rounding to the nearest would take it in
+    (100.0004, "@ 100.000"),
+    (0.1 + 0.2, "@ 0.300"),  # float error below a microsecond is not a millisecond earlier
+    (1796357959.1234, "@ 1796357959.123"),
+])
+def test_an_at_modifier_takes_only_samples_at_or_before_t(t: float, written: str) -> None:
+    assert at_modifier(t) == written
 
 
 def test_raw_samples_born_bounds_and_up_queries() -> None:
