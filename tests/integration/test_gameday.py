@@ -29,9 +29,8 @@ from tests.integration.conftest import (
 pytestmark = pytest.mark.integration
 
 LONG_PHASES = {"warmup": "2s", "baseline": "4s", "fault": "20s", "recovery": "5s"}
-SLOW = {"name": "slow", "type": "latency", "at": "1s", "duration": "6s", "delay": "300ms"}
-QUICK_PHASES = {"warmup": "1s", "baseline": "5s", "fault": "5s", "recovery": "3s"}  # a first run to roll past
-SLOW_SHORT = {**SLOW, "duration": "3s"}
+QUICK_PHASES = {"warmup": "1s", "baseline": "5s", "fault": "5s", "recovery": "3s"}  # 400 events a phase
+SLOW = {"name": "slow", "type": "latency", "at": "1s", "duration": "3s", "delay": "300ms"}
 SLOW_LONG = {"name": "slow-long", "type": "latency", "at": "1s", "duration": "18s", "delay": "300ms"}
 
 
@@ -57,11 +56,10 @@ def test_the_bundled_demo_is_a_game_day_with_a_report(demo_day: GameDayOutcome, 
     assert done.leftovers == []
 
 
-def _day(folder: Path, first: dict[str, Any] | None = None) -> Path:
-    """A day of two: gd-latency (designed PASS, it FAILs) and gd-long, whose fault the tests interrupt.
-    `first` overrides gd-latency's fields."""
-    fields = {"slos": [latency_slo(objective=95)], "hypothesis": [{"slo": "shop-latency"}], "faults": [SLOW]}
-    write_experiment(folder / "experiments", "gd-latency", **{**fields, **(first or {})})
+def _day(folder: Path) -> Path:
+    """A day of two: gd-latency (designed PASS, it FAILs) and gd-long, whose fault the tests interrupt."""
+    write_experiment(folder / "experiments", "gd-latency", slos=[latency_slo(objective=95)],
+                     hypothesis=[{"slo": "shop-latency"}], phases=QUICK_PHASES, faults=[SLOW])
     write_experiment(folder / "experiments", "gd-long", phases=LONG_PHASES, faults=[SLOW_LONG],
                      slos=[availability_slo(objective=95)])
     path = folder / "day.yaml"
@@ -120,7 +118,7 @@ def test_an_interrupted_game_day_reverts_and_reports_what_ran(tmp_path: Path) ->
 
 def test_sigkill_mid_game_day_then_rollback_of_the_game_day_folder(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    proc = _start(_day(tmp_path, first={"phases": QUICK_PHASES, "faults": [SLOW_SHORT]}), runs, tmp_path)
+    proc = _start(_day(tmp_path), runs, tmp_path)
     try:
         second = _second_run_faulted(runs, proc)
         proc.kill()  # SIGKILL: no handler runs, nothing is reverted by the harness itself
