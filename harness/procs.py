@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,11 +29,29 @@ def _death_signal(sig: int) -> Callable[[], None]:
     return die_with_parent
 
 
+_HANDED_OUT: dict[int, float] = {}
+_HANDED_OUT_FOR_S = 120.0
+_HANDED_OUT_LOCK = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now (the kernel's choice), not handed out here lately.
+
+    A port is picked before its owner binds it; a stack picks several at once and its Prometheus
+    one more a moment later, so the same port must not be given twice in that gap.
+    """
+    with _HANDED_OUT_LOCK:
+        now = time.monotonic()
+        for port, at in list(_HANDED_OUT.items()):
+            if now - at > _HANDED_OUT_FOR_S:
+                del _HANDED_OUT[port]
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT:
+                _HANDED_OUT[port] = now
+                return port
 
 
 def spawn(

@@ -16,6 +16,7 @@ import requests
 
 from harness.errors import PlatformError
 from harness.platform.local import edge as edge_module
+from harness.platform.local import stack as stack_module
 from harness.platform.local.edge import EdgeConfig, build_config
 from harness.platform.local.stack import LocalStack, pick_ports, read_replicas
 from harness.procs import pid_alive
@@ -164,6 +165,31 @@ def test_failed_component_stops_the_others_and_names_itself(
     assert [name for name, pid in pids.items() if pid_alive(pid)] == []
     assert local.ports is not None
     assert _shop_processes_on(local.ports.replicas) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("taken", ["replica", "control"])
+def test_a_port_taken_before_it_is_bound_starts_the_stack_again_on_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: str
+) -> None:
+    picks: list[stack_module.StackPorts] = []
+    squatter = socket.socket()
+
+    def pick_then_take_one(replicas: int) -> stack_module.StackPorts:
+        ports = pick_ports(replicas)
+        if not picks:  # another process listens there between the pick and the bind
+            squatter.bind(("127.0.0.1", ports.replicas[0] if taken == "replica" else ports.control))
+            squatter.listen()
+        picks.append(ports)
+        return ports
+
+    monkeypatch.setattr(stack_module, "pick_ports", pick_then_take_one)
+    with squatter, LocalStack(tmp_path, replicas=1) as local:
+        assert len(picks) == 2
+        assert local.ports == picks[1]
+        assert requests.get(f"{local.edge_url}/healthz", timeout=5).status_code == 200
+        assert len(local.replicas()) == 1 and local.replicas()[0].port == picks[1].replicas[0]
+    assert _shop_processes_on(picks[0].replicas + picks[1].replicas) == []
 
 
 def _shop_processes_on(ports: tuple[int, ...]) -> list[int]:

@@ -36,6 +36,7 @@ from harness.prom.server import PrometheusServer, ScrapeTarget
 log = logging.getLogger(__name__)
 
 _SHOP_MODULE = "harness.platform.local.shop"
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -145,22 +146,44 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         started = time.monotonic()
         self.platform_dir.mkdir(parents=True, exist_ok=True)
-        self.ports = ports = pick_ports(self.replica_count)
-        try:
-            # Prometheus first (after the Alertmanager it sends to): its first scrape comes ~5 s after
-            # start, so the rest starts meanwhile.
-            self._start_alertmanager(deadline)
-            prometheus = self._start_prometheus(ports, deadline)
-            self._start_supervisor(ports)
-            self._start_fault_proxy(ports, deadline)
-            self._start_edge(ports, deadline)
-            self._wait_replicas_ready(deadline)
-            self._wait_edge_answers(deadline)
-            prometheus.wait_for_fresh_samples(max(1.0, deadline - time.monotonic()))
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, START_ATTEMPTS + 1):
+            logs_before = _log_sizes(self.platform_dir)
+            try:
+                self._start_once(deadline)
+                break
+            except PlatformError:
+                self.stop()
+                taken = _port_taken_in(self.platform_dir, logs_before)
+                if taken is None or attempt == START_ATTEMPTS or time.monotonic() >= deadline:
+                    raise
+                # Ports are picked free before their owners bind them; another process can take one
+                # in between. Everything of this attempt is stopped: start again on other ports.
+                log.info("%s: a port was taken before it was bound; starting again on other ports", taken)
+                self._forget_attempt()
+            except BaseException:
+                self.stop()
+                raise
         log.info("local stack up in %.1f s: edge %s", time.monotonic() - started, self.edge_url)
+
+    def _start_once(self, deadline: float) -> None:
+        self.ports = ports = pick_ports(self.replica_count)
+        # Prometheus first (after the Alertmanager it sends to): its first scrape comes ~5 s after
+        # start, so the rest starts meanwhile.
+        self._start_alertmanager(deadline)
+        prometheus = self._start_prometheus(ports, deadline)
+        self._start_supervisor(ports)
+        self._start_fault_proxy(ports, deadline)
+        self._start_edge(ports, deadline)
+        self._wait_replicas_ready(deadline)
+        self._wait_edge_answers(deadline)
+        prometheus.wait_for_fresh_samples(max(1.0, deadline - time.monotonic()))
+
+    def _forget_attempt(self) -> None:
+        """After stop(): nothing of a failed attempt may be read as the next one's (its state file)."""
+        self._procs = {}
+        self._edge = self._prometheus = self._alertmanager = None
+        self.ports = None
+        self.state_file.unlink(missing_ok=True)
 
     def _start_prometheus(self, ports: StackPorts, deadline: float) -> PrometheusServer:
         targets = [ScrapeTarget("edge", f"127.0.0.1:{ports.edge_admin}")]
@@ -237,9 +260,14 @@ class LocalStack:
 
     def _wait_replicas_ready(self, deadline: float) -> None:
         supervisor = self._procs["supervisor"]
+        logs_before = _log_sizes(self.platform_dir)
         while time.monotonic() < deadline:
             if supervisor.poll() is not None:
                 raise self._failure("supervisor", f"exited with {supervisor.returncode}")
+            # A replica whose port was taken would be restarted on it forever: no use waiting.
+            taken = _port_taken_in(self.platform_dir, logs_before, prefix="shop-")
+            if taken is not None:
+                raise self._failure(taken.removesuffix(".log"), "its port was taken before it bound it")
             if self.state_file.exists():
                 replicas = self.replicas()
                 if len(replicas) == self.replica_count and all(r.ready for r in replicas):
@@ -316,6 +344,24 @@ class LocalStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _log_sizes(folder: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_size for path in folder.glob("*.log")}
+
+
+def _port_taken_in(folder: Path, sizes_before: Mapping[str, int], prefix: str = "") -> str | None:
+    """The first component log that says, since sizes_before, that its address was in use."""
+    for path in sorted(folder.glob(f"{prefix}*.log")):
+        try:
+            with open(path, "rb") as log_file:
+                log_file.seek(sizes_before.get(path.name, 0))
+                written = log_file.read().decode(errors="replace").lower()
+        except OSError:
+            continue
+        if "address already in use" in written:
+            return path.name
+    return None
 
 
 def _nothing() -> None:
