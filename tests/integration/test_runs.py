@@ -139,8 +139,9 @@ def test_latency_fault_fails_the_latency_slo_and_recovers(tmp_path: Path) -> Non
     assert fault_phase["sli"] < 0.5
     assert fault_phase["good"] < 0.5 * fault_phase["total"]
     assert "shop-latency" in run.result["reason"]
-    assert latency["phases"]["baseline"]["verdict"] == "PASS"
-    assert latency["phases"]["recovery"]["verdict"] == "PASS"
+    assert latency["phases"]["baseline"]["verdict"] == "PASS", latency["phases"]["baseline"]
+    assert latency["phases"]["recovery"]["verdict"] == "PASS", (latency["phases"]["recovery"],
+                                                                run.result.get("problems"))
     assert latency["phases"]["recovery"]["sli"] > 0.95
     fault = run.fault("slow")
     assert fault["reverted"] is True
