@@ -638,7 +638,7 @@ def main() -> None:
                 bench = Bench(folder / "runs", host, started)
                 saturation(bench, trials, 4.0 if short else 6.0)
                 paced(bench, trials, 6.0 if short else 10.0)
-                workers(bench, max(1, trials - 1), 4.0 if short else 6.0)
+                workers(bench, trials, 4.0 if short else 6.0)
             startup(folder, trials, started)
             tail(folder, 1 if short else 3, started)
         finally:

@@ -70,7 +70,7 @@ class LoadProfile(Model):
     `arrival` replaces `stages` (and `wait`) with an open model.
 
     `client` picks the HTTP client of the built-in requests user: `requests` (the default) makes it a
-    Locust HttpUser (python-requests), `fasthttp` a FastHttpUser (geventhttpclient: ~3x the requests per
+    Locust HttpUser (python-requests), `fasthttp` a FastHttpUser (geventhttpclient: ~4x the requests per
     second from one process) whose requests are sent once, never resent after a broken connection (plain
     geventhttpclient resends a GET on a new connection, so a replica killed mid-request would pass as a
     success). A user locustfile picks its own User classes: `client` is then refused."""
