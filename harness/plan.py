@@ -81,6 +81,7 @@ class SliQueries:
 
 
 START_AND_JUDGE_S = 15.0
+ASSUMED_INTERVAL = "assumed until learned"  # the interval_source of a plan whose interval is not yet known
 """Beyond the phases: platform start, checks before the first fault, the last scrapes, judging."""
 
 
@@ -155,7 +156,7 @@ def build_plan(loaded: LoadedExperiment) -> Plan:
     if experiment.target.platform != "local":
         declared = experiment.prometheus.scrape_interval if experiment.prometheus else None
         scrape = declared if declared is not None else DEFAULT_SCRAPE_INTERVAL_S
-        source = "declared (prometheus.scrape_interval)" if declared is not None else "assumed until learned"
+        source = "declared (prometheus.scrape_interval)" if declared is not None else ASSUMED_INTERVAL
     settle = experiment.evidence.settle if experiment.evidence.settle is not None else settle_for(scrape)
     return Plan(
         experiment=loaded.name,

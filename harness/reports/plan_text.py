@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import get_args
 from urllib.parse import urlsplit
 
+from harness.fault_edges import fault_edge_warnings
 from harness.judge.slo import budget_ratio, z_for
 from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
@@ -169,6 +170,7 @@ def describe_plan(loaded: LoadedExperiment, plan: Plan) -> str:
     lines += ["", "faults:" if plan.faults else "faults: none"]
     for i, slot in enumerate(plan.faults):
         lines += [_fault_line(loaded, i, plan), *_extras(slot.fault)]
+    lines += [f"  warning: {warning}" for warning in fault_edge_warnings(experiment, plan)]
     if experiment.target.platform == "local":
         local = experiment.target.local_or_default
         lines.append(f"  blast radius: {local.replicas} local replicas (labels app=shop, "

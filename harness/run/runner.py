@@ -25,6 +25,7 @@ from harness.errors import (
     SpecError,
     UnsupportedError,
 )
+from harness.fault_edges import fault_edge_warnings
 from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
@@ -199,6 +200,9 @@ def _execute(loaded: LoadedExperiment, plan: Plan, state: RunRecord, faults: Fau
     first_fault = plan.phase("fault").start
     plan, waiting = check_before_start(client, loaded, plan, options.clock(), may_wait=first_fault > 0)
     state.warnings.extend(plan.warnings)
+    for warning in fault_edge_warnings(loaded.experiment, plan):  # the scrape interval is known only now
+        log.warning("%s", warning)
+        state.warnings.append(warning)
     load = _start_load(loaded, plan, platform, state)
     log.info("load started against %s; the run takes %.0fs", platform.load_host, plan.duration)
     cleanup.callback(_shielded, interrupts, load.stop)

@@ -72,6 +72,11 @@ class FaultBase(Model):
     def length(self) -> float:
         return float(getattr(self, "duration", None) or 0.0)
 
+    @property
+    def aftereffect_s(self) -> float:
+        """How long after its revert the fault's effect may still be counted: requests it held finish."""
+        return 0.0
+
     def environment_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """What this machine lacks to run the fault (a program not on PATH...), as (field path under the
         fault, message). Checked at validation, after the file model; none by default."""
@@ -134,6 +139,10 @@ class Latency(FaultBase):
     duration: PositiveDuration
     delay: Annotated[PositiveDuration, Field(le=60.0)]
     jitter: Duration = 0.0
+
+    @property
+    def aftereffect_s(self) -> float:
+        return float(self.delay + self.jitter)  # a request delayed just before the revert
 
 
 class HttpError(FaultBase):

@@ -137,6 +137,10 @@ def test_chaos_mesh_latency_fails_the_latency_slo_and_is_deleted_afterwards(clus
     latency = run.slo("shop-latency")
     assert latency["phases"]["fault"]["verdict"] == "FAIL"
     assert latency["phases"]["baseline"]["verdict"] == "PASS"
+    # it ends 1 s before recovery, which the scrape interval and its 300 ms delay can reach: said before the run
+    edge = "fault slow ends 1s before the recovery phase is judged"
+    assert any(w.startswith(edge) and "end the fault at least 1.3s before" in w for w in run.result["warnings"])
+    assert edge in run.stderr
     fault = run.fault("slow")
     assert fault["reverted"] is True and fault["took_effect"] is True, fault
     assert "reported AllInjected on 3 pod(s)" in fault["observed"]

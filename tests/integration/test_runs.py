@@ -151,6 +151,7 @@ def test_latency_fault_fails_the_latency_slo_and_recovers(tmp_path: Path) -> Non
     assert fault["reverted"] is True
     assert fault["took_effect"] is True
     assert fault["ended"] - fault["started"] == pytest.approx(5.0, abs=0.5)
+    assert not any("before the recovery phase is judged" in w for w in run.result["warnings"])
     assert run.slo("shop-availability")["verdict"] == "PASS"
     assert "FAIL (exit 1)" in run.stdout
 
