@@ -11,7 +11,8 @@ from harness.load.client_sli import ClientSli
 from harness.promql import histogram_selectors, increase_query, is_selector, le_text, raw_samples_query
 from harness.spec.faults import FaultBase
 from harness.spec.loader import LoadedExperiment
-from harness.spec.models import PHASE_ORDER, InlineSLO, PhaseName
+from harness.spec.models import PHASE_ORDER, Experiment, InlineSLO, PhaseName
+from harness.spec.units import format_duration
 
 LOCAL_SCRAPE_INTERVAL_S = 1.0
 DEFAULT_SCRAPE_INTERVAL_S = 15.0  # Prometheus's own default, used only until the real one is learned
@@ -206,3 +207,36 @@ def burn_query(sli: SliQueries, window_s: float) -> str:
     if sli.bad is not None:
         return f"(({increase_query(sli.bad, window_s)}) or vector(0)) / ({total})"
     return f"1 - (({increase_query(sli.good or '', window_s)}) or vector(0)) / ({total})"
+
+
+def fault_edge_warnings(experiment: Experiment, plan: Plan) -> tuple[str, ...]:
+    """The warnings before a run for each fault whose effect can be counted in the judged phase after it.
+
+    A counter moves only when it is scraped, so a phase's window is counted from the last scrape at or
+    before its judged start: up to one scrape interval early. And the requests a latency fault delayed
+    still finish after the fault is reverted. A fault that ends closer than those two to a judged phase
+    can leave some of its slow or failed requests in that phase (a recovery judged on them), so it is
+    said before anything starts, with the gap that would avoid it.
+    """
+    judged = {phase for entry in experiment.hypothesis for phase in entry.judged_phases}
+    scrape = plan.scrape_interval_s
+    assumed = " assumed until it is learned at run time" if plan.interval_source == ASSUMED_INTERVAL else ""
+    warnings = []
+    for slot in plan.faults:
+        if not slot.fault.persists or slot.end <= slot.start:
+            continue  # an instant fault (a kill): what follows it is what the next phase should see
+        reach = scrape + slot.fault.aftereffect_s
+        for span in plan.phases:
+            judged_start = span.start + plan.guard_s
+            if span.name not in judged or not slot.end <= judged_start < slot.end + reach:
+                continue
+            held = (f" and requests it delayed finish up to {format_duration(slot.fault.aftereffect_s)} after "
+                    "its end" if slot.fault.aftereffect_s else "")
+            gap, short = judged_start - slot.end, slot.end + reach - judged_start
+            warnings.append(
+                f"fault {slot.name} ends {format_duration(gap)} before the {span.name} phase is judged: that window "
+                f"is counted from the last scrape before it (up to {format_duration(scrape)} earlier, the scrape "
+                f"interval{assumed}){held}, so {span.name} may count some of the fault's requests; end the fault "
+                f"at least {format_duration(reach)} before the {span.name} phase, or raise evidence.guard by "
+                f"{format_duration(short)}")
+    return tuple(warnings)

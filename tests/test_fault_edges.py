@@ -7,8 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.fault_edges import fault_edge_warnings
-from harness.plan import build_plan
+from harness.plan import build_plan, fault_edge_warnings
 from harness.reports.plan_text import describe_plan
 from harness.spec.loader import load_experiment
 

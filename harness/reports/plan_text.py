@@ -6,11 +6,10 @@ from decimal import Decimal
 from typing import get_args
 from urllib.parse import urlsplit
 
-from harness.fault_edges import fault_edge_warnings
 from harness.judge.slo import budget_ratio, z_for
 from harness.judge.stats import min_events_to_pass
 from harness.load.config import default_max_in_flight
-from harness.plan import START_AND_JUDGE_S, Plan, build_plan, judged_window, window_queries
+from harness.plan import START_AND_JUDGE_S, Plan, build_plan, fault_edge_warnings, judged_window, window_queries
 from harness.spec.alerting import alerting_slos
 from harness.spec.faults import ChaosToolkit, FaultBase, HttpFault, ProcessFault
 from harness.spec.gameday import GameDay, LoadedGameDay

@@ -25,13 +25,12 @@ from harness.errors import (
     SpecError,
     UnsupportedError,
 )
-from harness.fault_edges import fault_edge_warnings
 from harness.faults.base import FaultContext
 from harness.judge.slo import SloJudgement
 from harness.judge.verdict import EXIT_CODES, EXIT_INVALID, EXIT_REFUSED, combine
 from harness.load.distributed import port_problem
 from harness.load.driver import LoadRun, start_load
-from harness.plan import FaultSlot, Plan, build_plan
+from harness.plan import FaultSlot, Plan, build_plan, fault_edge_warnings
 from harness.platform.base import Platform
 from harness.platform.factory import open_platform
 from harness.prom.client import PromClient
