@@ -82,8 +82,8 @@ class SliQueries:
 
 
 START_AND_JUDGE_S = 15.0
-ASSUMED_INTERVAL = "assumed until learned"  # the interval_source of a plan whose interval is not yet known
 """Beyond the phases: platform start, checks before the first fault, the last scrapes, judging."""
+ASSUMED_INTERVAL = "assumed until learned"  # the interval_source of a plan whose interval is not yet known
 
 
 @dataclass(frozen=True)
